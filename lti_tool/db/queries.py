@@ -1,0 +1,37 @@
+"""Queries that return LTI-layer values rather than rows."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..lti.platforms import PlatformRegistration
+from .tenancy import Deployment, Registration
+
+
+def to_platform_registration(row: Registration) -> PlatformRegistration:
+    return PlatformRegistration(
+        id=row.id, issuer=row.issuer, client_id=row.client_id, auth_login_url=row.auth_login_url,
+        auth_token_url=row.auth_token_url, key_set_url=row.key_set_url, auth_audience=row.auth_audience,
+        is_active=row.is_active,
+    )
+
+
+class DatabaseRegistrations:
+    """The RegistrationLookup of the LTI layer, over the request's session."""
+
+    def __init__(self, session: Callable[[], Session]):
+        self._session = session
+
+    def registrations_for(self, issuer: str, client_id: str | None) -> list[PlatformRegistration]:
+        query = select(Registration).where(Registration.issuer == issuer)
+        if client_id is not None:
+            query = query.where(Registration.client_id == client_id)
+        return [to_platform_registration(row) for row in self._session().scalars(query)]
+
+    def active_deployment_ids(self, registration_id: int) -> set[str]:
+        return set(self._session().scalars(
+            select(Deployment.id_on_platform).where(Deployment.registration_id == registration_id,
+                                                    Deployment.is_active.is_(True))
+        ))

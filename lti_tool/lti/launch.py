@@ -1,0 +1,301 @@
+"""Validates an LTI 1.3 launch (id_token + state) and turns it into a typed value.
+
+pylti1p3's MessageLaunch is kept as the API the rest of the LTI layer builds on (AGS, NRPS,
+deep linking), but its validation is replaced step by step to close the library's gaps:
+single-use state and nonce bound to the browser, clock-skew leeway, `aud` lists with `azp`,
+the platform key cache, and one reason code per failure.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import jwt
+import requests
+from pylti1p3.exception import LtiException
+from pylti1p3.message_launch import MessageLaunch
+
+from .errors import LaunchRejected, RejectionReason
+from .login import STATE_KEY, binding_hash, is_own_url, state_cookie_name
+from .platform_keys import PlatformKeys
+from .platforms import PlatformRegistration, RegistrationLookup, to_library_registration
+from .tool_keys import KeyRing
+from ..db.shared_state import USED
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+SUPPORTED_MESSAGES = {RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST}
+# Keep a used state's marker long enough to recognise a replay of any live id_token.
+USED_MARKER_SECONDS = 3600
+
+
+class CookieNotReturned(Exception):
+    """The browser did not send the state cookie back (a third-party iframe); the state is kept."""
+
+    def __init__(self, state: str, storage_target: str | None, login_params: dict[str, str]):
+        super().__init__("state cookie not returned")
+        self.state = state
+        self.storage_target = storage_target
+        self.login_params = login_params
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    id_on_platform: str
+    title: str | None
+    label: str | None
+
+
+@dataclass(frozen=True)
+class ValidatedLaunch:
+    registration: PlatformRegistration
+    deployment_id: str
+    message_type: str
+    sub: str
+    roles: tuple[str, ...]
+    name: str | None
+    given_name: str | None
+    family_name: str | None
+    email: str | None
+    locale: str | None
+    context: LaunchContext | None
+    resource_link_id: str | None
+    resource_link_title: str | None
+    target_link_uri: str
+    claims: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def custom(self) -> Mapping[str, str]:
+        return self.claims.get(CLAIM + "custom") or {}
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    base_url: str
+    leeway_seconds: int
+    # Over plain http on loopback (a developer's Moodle) browsers drop cross-site cookies and
+    # there is no platform storage: the unguessable, single-use state is then the only binding.
+    is_cookie_optional: bool
+
+
+class ToolMessageLaunch(MessageLaunch):
+    """pylti1p3's launch over a plain mapping of the posted form."""
+
+    def __init__(self, form: Mapping[str, str], tool_config, requests_session: requests.Session):
+        super().__init__(_FormRequest(form), tool_config, session_service=_NoSession(),
+                         cookie_service=_NoCookies(), requests_session=requests_session)
+        self._form = form
+
+    def _get_request_param(self, key: str) -> str:
+        return self._form.get(key, "")
+
+
+def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, store,
+                    registrations: RegistrationLookup, platform_keys: PlatformKeys, tool_keys: KeyRing,
+                    tool_config, http: requests.Session, settings: LaunchSettings) -> tuple[ValidatedLaunch, ToolMessageLaunch]:
+    id_token = form.get("id_token", "")
+    state = form.get("state", "")
+    if not id_token:
+        raise LaunchRejected(RejectionReason.ID_TOKEN_MISSING, "the launch has no id_token")
+    header, unverified = _decode_unverified(id_token)
+    if not state:
+        raise LaunchRejected(RejectionReason.STATE_MISSING, "the launch has no state", claims=unverified)
+
+    login = _take_login_state(form, cookies, state, store, settings, unverified)
+    registration = _expected_registration(login, registrations, unverified)
+    _check_audience(unverified, registration.client_id)
+    claims = _verify_signature(id_token, header, registration, platform_keys, settings, unverified)
+    if claims.get("nonce") != login["nonce"]:
+        raise LaunchRejected(RejectionReason.NONCE_MISMATCH, "the nonce is not the one this login issued",
+                             claims=claims)
+    launch = _typed_launch(claims, registration, settings)
+
+    message_launch = ToolMessageLaunch(form, tool_config, http)
+    message_launch.set_jwt({"header": header, "body": claims})  # type: ignore[arg-type]
+    message_launch._registration = to_library_registration(registration, tool_keys)
+    message_launch._validated = True
+    try:
+        message_launch.validate_message()
+    except LtiException as exc:
+        raise LaunchRejected(RejectionReason.MESSAGE_INVALID, str(exc), claims=claims) from exc
+    return launch, message_launch
+
+
+def _decode_unverified(id_token: str) -> tuple[dict, dict]:
+    try:
+        header = jwt.get_unverified_header(id_token)
+        body = jwt.decode(id_token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise LaunchRejected(RejectionReason.ID_TOKEN_MALFORMED, f"the id_token is not a JWT: {exc}") from exc
+    if not isinstance(body, dict):
+        raise LaunchRejected(RejectionReason.ID_TOKEN_MALFORMED, "the id_token body is not an object")
+    return header, body
+
+
+def _take_login_state(form: Mapping[str, str], cookies: Mapping[str, str], state: str, store,
+                      settings: LaunchSettings, unverified: dict) -> dict:
+    key = STATE_KEY + state
+    raw = store.get(key)
+    if raw is None:
+        raise LaunchRejected(RejectionReason.STATE_UNKNOWN,
+                             "no login started this launch (unknown or expired state)", claims=unverified)
+    if raw == USED:
+        raise LaunchRejected(RejectionReason.STATE_REPLAYED, "this launch was already used (replay)",
+                             claims=unverified)
+    login = json.loads(raw)
+    browser_token = cookies.get(state_cookie_name(state)) or form.get("lti_storage_token")
+    if browser_token is None:
+        if not settings.is_cookie_optional:
+            raise CookieNotReturned(state, login.get("storage_target"), login.get("login_params", {}))
+    elif binding_hash(browser_token) != login["binding"]:
+        raise LaunchRejected(RejectionReason.STATE_MISMATCH,
+                             "the state does not belong to this browser", claims=unverified)
+    if store.take(key, USED_MARKER_SECONDS) == USED:
+        raise LaunchRejected(RejectionReason.STATE_REPLAYED, "this launch was already used (replay)",
+                             claims=unverified)
+    return login
+
+
+def _expected_registration(login: dict, registrations: RegistrationLookup, unverified: dict) -> PlatformRegistration:
+    if unverified.get("iss") != login["iss"]:
+        raise LaunchRejected(RejectionReason.ISSUER_MISMATCH,
+                             f"iss {unverified.get('iss')!r} is not the platform that started the login "
+                             f"({login['iss']})", claims=unverified)
+    found = [r for r in registrations.registrations_for(login["iss"], login["client_id"])
+             if r.id == login["registration_id"]]
+    if not found:
+        raise LaunchRejected(RejectionReason.REGISTRATION_UNKNOWN, "the registration was removed during the login",
+                             claims=unverified)
+    if not found[0].is_active:
+        raise LaunchRejected(RejectionReason.REGISTRATION_INACTIVE, "the registration is deactivated",
+                             claims=unverified)
+    return found[0]
+
+
+def _check_audience(unverified: dict, client_id: str) -> None:
+    aud = unverified.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if client_id not in audiences:
+        raise LaunchRejected(RejectionReason.AUDIENCE_MISMATCH,
+                             f"aud {aud!r} does not name this tool's client_id {client_id!r}", claims=unverified)
+    azp = unverified.get("azp")
+    if azp is not None and azp != client_id:
+        raise LaunchRejected(RejectionReason.AZP_MISMATCH, f"azp {azp!r} is not this tool's client_id",
+                             claims=unverified)
+    if len(set(audiences)) > 1 and azp is None:
+        raise LaunchRejected(RejectionReason.AUDIENCE_UNTRUSTED,
+                             f"aud names other parties {sorted(set(audiences) - {client_id})} and no azp "
+                             "says the token is for this tool", claims=unverified)
+
+
+def _verify_signature(id_token: str, header: dict, registration: PlatformRegistration,
+                      platform_keys: PlatformKeys, settings: LaunchSettings, unverified: dict) -> dict:
+    if header.get("alg") != "RS256":
+        raise LaunchRejected(RejectionReason.ALGORITHM_NOT_ALLOWED,
+                             f"alg {header.get('alg')!r} is not RS256", claims=unverified)
+    kid = header.get("kid")
+    if not kid:
+        raise LaunchRejected(RejectionReason.KID_MISSING, "the id_token header has no kid", claims=unverified)
+    try:
+        key = platform_keys.key_for(registration.key_set_url, kid)
+    except LaunchRejected as exc:
+        exc.claims = unverified
+        raise
+    try:
+        return jwt.decode(
+            id_token, key, algorithms=["RS256"], issuer=registration.issuer,
+            leeway=settings.leeway_seconds,
+            options={"verify_aud": False, "require": ["exp", "iat", "iss", "aud", "nonce"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise LaunchRejected(RejectionReason.TOKEN_EXPIRED, str(exc), claims=unverified) from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise LaunchRejected(RejectionReason.TOKEN_NOT_YET_VALID, str(exc), claims=unverified) from exc
+    except jwt.InvalidSignatureError as exc:
+        raise LaunchRejected(RejectionReason.SIGNATURE_INVALID,
+                             "the signature does not verify with the platform's key", claims=unverified) from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise LaunchRejected(RejectionReason.CLAIM_MISSING, str(exc), claims=unverified) from exc
+    except jwt.InvalidIssuerError as exc:
+        raise LaunchRejected(RejectionReason.ISSUER_MISMATCH, str(exc), claims=unverified) from exc
+    except jwt.PyJWTError as exc:
+        raise LaunchRejected(RejectionReason.ID_TOKEN_MALFORMED, str(exc), claims=unverified) from exc
+
+
+def _typed_launch(claims: dict, registration: PlatformRegistration, settings: LaunchSettings) -> ValidatedLaunch:
+    def reject(reason: RejectionReason, detail: str) -> LaunchRejected:
+        return LaunchRejected(reason, detail, claims=claims)
+
+    if claims.get(CLAIM + "version") != "1.3.0":
+        raise reject(RejectionReason.VERSION_INVALID, f"LTI version {claims.get(CLAIM + 'version')!r} is not 1.3.0")
+    message_type = claims.get(CLAIM + "message_type")
+    if message_type not in SUPPORTED_MESSAGES:
+        raise reject(RejectionReason.MESSAGE_TYPE_UNSUPPORTED, f"message_type {message_type!r} is not supported")
+    deployment_id = claims.get(CLAIM + "deployment_id")
+    if not isinstance(deployment_id, str) or not deployment_id:
+        raise reject(RejectionReason.DEPLOYMENT_MISSING, "the launch names no deployment_id")
+    # An anonymous launch cannot earn a certificate: we follow the certification guide and refuse it.
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise reject(RejectionReason.SUB_MISSING, "the launch has no sub (user id)")
+    roles = claims.get(CLAIM + "roles")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise reject(RejectionReason.ROLES_MISSING, "the launch has no roles claim")
+    resource_link = claims.get(CLAIM + "resource_link") or {}
+    if message_type == RESOURCE_LINK_REQUEST and not (isinstance(resource_link, dict) and resource_link.get("id")):
+        raise reject(RejectionReason.RESOURCE_LINK_MISSING, "the launch has no resource_link.id")
+    target_link_uri = claims.get(CLAIM + "target_link_uri")
+    if not isinstance(target_link_uri, str) or not is_own_url(target_link_uri, settings.base_url):
+        raise reject(RejectionReason.TARGET_LINK_URI_FOREIGN,
+                     f"target_link_uri {target_link_uri!r} is not this tool ({settings.base_url})")
+    context_claim = claims.get(CLAIM + "context")
+    context = None
+    if isinstance(context_claim, dict) and context_claim.get("id"):
+        context = LaunchContext(str(context_claim["id"]), context_claim.get("title"), context_claim.get("label"))
+    presentation = claims.get(CLAIM + "launch_presentation") or {}
+    return ValidatedLaunch(
+        registration=registration,
+        deployment_id=deployment_id,
+        message_type=message_type,
+        sub=sub,
+        roles=tuple(roles),
+        name=claims.get("name"),
+        given_name=claims.get("given_name"),
+        family_name=claims.get("family_name"),
+        email=claims.get("email"),
+        locale=presentation.get("locale") or claims.get("locale"),
+        context=context,
+        resource_link_id=resource_link.get("id") if isinstance(resource_link, dict) else None,
+        resource_link_title=resource_link.get("title") if isinstance(resource_link, dict) else None,
+        target_link_uri=target_link_uri,
+        claims=claims,
+    )
+
+
+class _FormRequest:
+    def __init__(self, form: Mapping[str, str]):
+        self._form = form
+        self.session: dict = {}
+
+    def get_param(self, key: str) -> str:
+        return self._form.get(key, "")
+
+    def is_secure(self) -> bool:
+        return True
+
+
+class _NoSession:
+    """State lives in the shared store, not in pylti1p3's session service."""
+
+    def set_data_storage(self, *_args) -> None:
+        pass
+
+
+class _NoCookies:
+    def get_cookie(self, _name: str) -> None:
+        return None

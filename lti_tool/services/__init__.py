@@ -1,0 +1,1 @@
+"""Use cases: they change state through the session and flush; the boundary commits."""

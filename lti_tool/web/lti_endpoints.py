@@ -1,0 +1,116 @@
+"""The stable LTI endpoints: OIDC login, launch (redirect URI) and the tool's JWKS."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import urlencode, urlparse
+
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from ..db import get_session
+from ..extensions import services
+from ..lti.errors import LaunchRejected
+from ..lti.launch import CookieNotReturned, LaunchSettings, validate_launch
+from ..lti.login import LOGIN_PARAMS, begin_login, state_cookie_name
+from ..services.launches import record_launch, record_rejection
+
+bp = Blueprint("lti", __name__)
+STATE_COOKIE_SECONDS = 600
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    return services().settings.BASE_URL.rstrip("/") + url_for(endpoint, **values)
+
+
+def _login_params() -> dict[str, str]:
+    source = request.form if request.method == "POST" else request.args
+    params = {key: source.get(key, "") for key in LOGIN_PARAMS}
+    # Canvas names it deployment_id; the spec lti_deployment_id.
+    params["lti_deployment_id"] = params["lti_deployment_id"] or params["deployment_id"]
+    return params
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _is_secure() -> bool:
+    return services().settings.BASE_URL.startswith("https://")
+
+
+@bp.route("/lti/login", methods=["GET", "POST"])
+def login():
+    svc = services()
+    params = _login_params()
+    try:
+        started = begin_login(params, registrations=svc.registrations, store=svc.store,
+                              base_url=svc.settings.BASE_URL, redirect_uri=absolute_url("lti.launch"),
+                              ttl_seconds=svc.settings.LOGIN_STATE_TTL)
+    except LaunchRejected as error:
+        record_rejection(get_session(), error, _now())
+        raise
+    if started.storage_target:
+        # The platform offers storage: keep the browser token there too, for when cookies are blocked.
+        response = render_template("lti/storage_put.html", started=started)
+    else:
+        response = redirect(started.auth_url, code=302)
+    response = _as_response(response)
+    response.set_cookie(state_cookie_name(started.state), started.browser_token, max_age=STATE_COOKIE_SECONDS,
+                        secure=_is_secure(), httponly=True, samesite="None" if _is_secure() else "Lax",
+                        partitioned=_is_secure(), path="/lti/")
+    return response
+
+
+@bp.route("/lti/launch", methods=["POST"])
+def launch():
+    svc = services()
+    session = get_session()
+    try:
+        validated, _message_launch = validate_launch(
+            request.form, request.cookies, store=svc.store, registrations=svc.registrations,
+            platform_keys=svc.platform_keys, tool_keys=svc.tool_keys, tool_config=svc.tool_config,
+            http=svc.http, settings=launch_settings())
+    except LaunchRejected as error:
+        record_rejection(session, error, _now())
+        raise
+    except CookieNotReturned as missing:
+        return _cookie_fallback(missing)
+    outcome = record_launch(session, svc.store, validated, _now())
+    if outcome.is_waiting_for_admin:
+        return render_template("lti/waiting.html", issuer=validated.registration.issuer,
+                               deployment_id=validated.deployment_id), 403
+    response = redirect(url_for("home.index", launch=outcome.session.launch_id), code=303)
+    response.delete_cookie(state_cookie_name(request.form["state"]), path="/lti/")
+    return response
+
+
+def launch_settings() -> LaunchSettings:
+    settings = services().settings
+    return LaunchSettings(base_url=settings.BASE_URL, leeway_seconds=settings.JWT_LEEWAY,
+                          is_cookie_optional=not settings.BASE_URL.startswith("https://"))
+
+
+def _cookie_fallback(missing: CookieNotReturned):
+    if missing.storage_target:
+        return render_template("lti/storage_get.html", state=missing.state, target=missing.storage_target,
+                               form=request.form)
+    retry = absolute_url("lti.login") + "?" + urlencode(missing.login_params)
+    return render_template("lti/new_window.html", retry_url=retry), 401
+
+
+@bp.get("/lti/jwks")
+@bp.get("/.well-known/jwks.json")
+def jwks():
+    response = jsonify(services().tool_keys.jwks(_now()))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _as_response(value):
+    from flask import make_response
+
+    return make_response(value)
+
+
+def platform_origin(url: str) -> str:
+    parsed = urlparse(url)
+    return f"{parsed.scheme}://{parsed.netloc}"
