@@ -5,6 +5,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from lti_tool.db import Base
+from lti_tool.db.session import normalise_url
 
 config = context.config
 target_metadata = Base.metadata
@@ -14,7 +15,7 @@ def run_migrations() -> None:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
     connectable = config.attributes.get("connection")
     if connectable is None:
-        engine = create_engine(url, poolclass=pool.NullPool)
+        engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
         with engine.connect() as connection:
             _run(connection)
         engine.dispose()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from .tenancy import SharedState
 
 # A marker that replaces a value taken once, so a second use can be told from an unknown key.
-USED = "\x00used"
+USED = "!used"  # never valid JSON, so it cannot collide with a stored value
 PURGE_ONE_IN = 200
 
 
