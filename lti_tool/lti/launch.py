@@ -19,6 +19,7 @@ from pylti1p3.message_launch import MessageLaunch
 from .errors import LaunchRejected, RejectionReason
 from .login import STATE_KEY, binding_hash, is_own_url, state_cookie_name
 from .platform_keys import PlatformKeys
+from .service_connector import SharedTokenConnector
 from .platforms import PlatformRegistration, RegistrationLookup, to_library_registration
 from .tool_keys import KeyRing
 from ..db.shared_state import USED
@@ -86,13 +87,18 @@ class LaunchSettings:
 class ToolMessageLaunch(MessageLaunch):
     """pylti1p3's launch over a plain mapping of the posted form."""
 
-    def __init__(self, form: Mapping[str, str], tool_config, requests_session: requests.Session):
+    def __init__(self, form: Mapping[str, str], tool_config, requests_session: requests.Session, store):
         super().__init__(_FormRequest(form), tool_config, session_service=_NoSession(),
                          cookie_service=_NoCookies(), requests_session=requests_session)
         self._form = form
+        self._store = store
 
     def _get_request_param(self, key: str) -> str:
         return self._form.get(key, "")
+
+    def get_service_connector(self) -> SharedTokenConnector:
+        assert self._registration is not None, "registration is set once the launch is validated"
+        return SharedTokenConnector(self._registration, self._requests_session, self._store)
 
 
 def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, store,
@@ -115,7 +121,7 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, stor
                              claims=claims)
     launch = _typed_launch(claims, registration, settings)
 
-    message_launch = ToolMessageLaunch(form, tool_config, http)
+    message_launch = ToolMessageLaunch(form, tool_config, http, store)
     message_launch.set_jwt({"header": header, "body": claims})  # type: ignore[arg-type]
     message_launch._registration = to_library_registration(registration, tool_keys)
     message_launch._validated = True

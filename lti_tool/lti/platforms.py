@@ -46,6 +46,13 @@ def to_library_registration(registration: PlatformRegistration, keys: KeyRing) -
     )
 
 
+def service_connector(registration: PlatformRegistration, keys: KeyRing, http, store):
+    """A connector for LMS services outside a launch (roster and grade sync)."""
+    from .service_connector import SharedTokenConnector
+
+    return SharedTokenConnector(to_library_registration(registration, keys), http, store)
+
+
 class DatabaseToolConf(ToolConfAbstract):
     """pylti1p3's tool configuration read from the database: active registrations only."""
 

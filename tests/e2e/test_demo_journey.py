@@ -1,0 +1,61 @@
+"""A person tries the tool from the demo platform in a real browser (Debian's Chromium)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+CHROMIUM = os.environ.get("LTI_TOOL_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}: .ci/run installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_tool):
+    context = browser.new_context(locale="sv-SE")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.mark.parametrize("user_id,heading", [
+    ("demo-learner-1", "learner"),
+    ("demo-instructor-1", "instructor"),
+    ("demo-admin-1", "administrator"),
+])
+def test_launch_from_the_demo_platform(page, live_tool, user_id, heading, request):
+    page.goto(live_tool.url("/demo"))
+    page.click(f"button[data-user='{user_id}']")
+    page.wait_for_url("**/home?launch=*")
+    assert page.locator(f"h1[data-audience='{heading}']").is_visible()
+    assert "Näringslivsutvecklare" in page.content()
+    ARTEFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"{request.node.name}.png".replace("/", "_")), full_page=True)
+
+
+def test_reloading_the_launch_does_not_break_the_page(page, live_tool):
+    """A launch is single-use; the landing page it redirected to can be reloaded."""
+    page.goto(live_tool.url("/demo"))
+    page.click("button[data-user='demo-learner-1']")
+    page.wait_for_url("**/home?launch=*")
+    page.reload()
+    assert page.locator("h1[data-audience='learner']").is_visible()
