@@ -28,12 +28,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     csrf.init_app(app)
 
-    from .web import errors, i18n
+    from .web import errors, headers, i18n
     from .web.health import bp as health_bp
     from .web.home import bp as home_bp
     from .web.lti_endpoints import bp as lti_bp
 
     i18n.init_app(app)
+    headers.init_app(app)
     errors.init_app(app)
     # The LMS posts to these cross-site; state, nonce and signature protect them instead of a CSRF token.
     csrf.exempt(lti_bp)

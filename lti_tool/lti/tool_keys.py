@@ -26,20 +26,16 @@ class ToolKey:
     created_at: datetime
     private_pem: str
     public_jwk: dict
+    public_pem: str
 
-    @property
-    def public_pem(self) -> str:
-        key = serialization.load_pem_private_key(self.private_pem.encode(), password=None)
-        return key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
-
-
-def _public_jwk(private_pem: str) -> dict:
-    jwk = JWK.from_pem(private_pem.encode())
-    public = json.loads(jwk.export_public())
-    public.update({"kid": jwk.thumbprint(), "alg": "RS256", "use": "sig"})
-    return public
+    @classmethod
+    def from_private_pem(cls, private_pem: str, created_at: datetime) -> "ToolKey":
+        # Parsing a private key checks it, which is slow: done once per key, not per request.
+        jwk = JWK.from_pem(private_pem.encode())
+        public = json.loads(jwk.export_public())
+        public.update({"kid": jwk.thumbprint(), "alg": "RS256", "use": "sig"})
+        public_pem = jwk.export_to_pem(private_key=False).decode()
+        return cls(public["kid"], created_at, private_pem, public, public_pem)
 
 
 class KeyRing:
@@ -73,8 +69,7 @@ class KeyRing:
         keys = []
         for entry in entries:
             pem = (self.folder / entry["file"]).read_text()
-            keys.append(ToolKey(entry["kid"], datetime.fromisoformat(entry["created_at"]), pem,
-                                _public_jwk(pem)))
+            keys.append(ToolKey.from_private_pem(pem, datetime.fromisoformat(entry["created_at"])))
         return sorted(keys, key=lambda k: k.created_at)
 
     def signing_key(self) -> ToolKey:
@@ -102,16 +97,15 @@ class KeyRing:
         private = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()).decode()
-        jwk = _public_jwk(pem)
-        file_name = f"{jwk['kid']}.pem"
+        key = ToolKey.from_private_pem(pem, now)
+        file_name = f"{key.kid}.pem"
         _write_private(self.folder / file_name, pem)
         entries = json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else []
-        entries.append({"kid": jwk["kid"], "file": file_name,
-                        "created_at": now.astimezone(timezone.utc).isoformat()})
+        entries.append({"kid": key.kid, "file": file_name, "created_at": now.astimezone(timezone.utc).isoformat()})
         tmp = self.manifest_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(entries, indent=2))
         os.replace(tmp, self.manifest_path)
-        return ToolKey(jwk["kid"], now, pem, jwk)
+        return key
 
 
 def _write_private(path: Path, pem: str) -> None:

@@ -1,0 +1,1 @@
+"""The certification domain: pure values and rules, standard library only."""

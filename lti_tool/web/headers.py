@@ -1,0 +1,13 @@
+"""Security headers on every response."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def add_security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # Page URLs carry the launch id: never leak them to another site through Referer.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
