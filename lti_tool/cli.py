@@ -252,8 +252,12 @@ def register_commands(app: Flask) -> None:
 
 def _make_app() -> Flask:
     from . import create_app
+    from .config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
 
 
 @click.group(cls=FlaskGroup, create_app=_make_app, add_version_option=False, load_dotenv=False,

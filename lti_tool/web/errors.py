@@ -51,6 +51,14 @@ AUTH_FAILURES = {R.ALGORITHM_NOT_ALLOWED, R.KID_MISSING, R.KID_UNKNOWN, R.SIGNAT
                  R.AZP_MISMATCH, R.ISSUER_MISMATCH, R.NONCE_MISMATCH}
 FORBIDDEN = {R.REGISTRATION_INACTIVE}
 
+HTTP_TEXT = {
+    400: _l("The request could not be understood."),
+    403: _l("You do not have access to this page."),
+    404: _l("There is no such page."),
+    405: _l("This address does not accept that kind of request."),
+    429: _l("Too many requests. Wait a moment and try again."),
+}
+
 
 def status_for(reason: R) -> int:
     if reason in FORBIDDEN:
@@ -77,7 +85,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return render_template("error.html", code=error.code, message=error.description), error.code
+        # Our own aborts carry a translated description; Werkzeug's defaults are English only.
+        is_default = error.description == type(error).description
+        message = HTTP_TEXT.get(error.code, error.description) if is_default else error.description
+        return render_template("error.html", code=error.code, message=message), error.code
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -1,7 +1,7 @@
-"""Language: the launch's locale first, then the browser's; Swedish when neither says."""
+"""Language: an explicit choice, the launch's locale, the browser's, then LTI_TOOL_DEFAULT_LOCALE (sv)."""
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_babel import Babel, get_locale
 
 SUPPORTED_LOCALES = ("sv", "en")
@@ -16,7 +16,7 @@ def select_locale() -> str:
         language = launch.locale.replace("_", "-").split("-")[0].lower()
         if language in SUPPORTED_LOCALES:
             return language
-    return request.accept_languages.best_match(SUPPORTED_LOCALES) or "sv"
+    return request.accept_languages.best_match(SUPPORTED_LOCALES) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def init_app(app: Flask) -> None:

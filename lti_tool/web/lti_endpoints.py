@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
 
 from ..db import get_session
 from ..extensions import services
@@ -77,6 +77,7 @@ def launch():
     outcome = record_launch(session, svc.store, validated, _now())
     if outcome.is_waiting_for_admin:
         return render_template("lti/waiting.html", issuer=validated.registration.issuer,
+                               registration_id=validated.registration.id,
                                deployment_id=validated.deployment_id), 403
     response = redirect(url_for("home.index", launch=outcome.session.launch_id), code=303)
     response.delete_cookie(state_cookie_name(request.form["state"]), path="/lti/")
@@ -106,11 +107,4 @@ def jwks():
 
 
 def _as_response(value):
-    from flask import make_response
-
     return make_response(value)
-
-
-def platform_origin(url: str) -> str:
-    parsed = urlparse(url)
-    return f"{parsed.scheme}://{parsed.netloc}"
