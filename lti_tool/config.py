@@ -11,6 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"
 WEAK_SECRETS = {DEV_SECRET_KEY, "secret", "changeme", "dev", "development"}
 MIN_SECRET_LENGTH = 32
+ENVIRONMENTS = ("development", "production")
 
 
 class ConfigError(ValueError):
@@ -63,6 +64,8 @@ class Settings:
         return settings
 
     def check(self) -> None:
+        if self.ENV not in ENVIRONMENTS:
+            raise ConfigError(f"{PREFIX}ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.ENV!r}")
         if self.JWT_LEEWAY < 0 or self.JWT_LEEWAY > 60:
             raise ConfigError(f"{PREFIX}JWT_LEEWAY must be between 0 and 60 seconds")
         if not self.BASE_URL.startswith(("http://", "https://")):
@@ -96,6 +99,9 @@ class Settings:
 
 def _convert(name: str, type_name: Any, raw: Any) -> Any:
     kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "str")
+    if name == "ENV":
+        # `Production` or `production ` must not quietly mean development.
+        return str(raw).strip().lower()
     try:
         if kind == "bool":
             return _as_bool(raw)
