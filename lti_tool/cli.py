@@ -227,6 +227,76 @@ def keys_ensure() -> None:
     click.echo(f"signing key {key.kid}")
 
 
+# --- programme ------------------------------------------------------------------------------
+@click.group("programme", help="The certification programme's configuration (a TOML file).")
+def programme_group() -> None:
+    pass
+
+
+def _require_platform(session: Session, registration_id: int) -> None:
+    platform_service.get_registration(session, registration_id)
+
+
+@programme_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--platform", "registration_id", type=int, required=True, help="Registration id (lti-tool platform list).")
+@with_appcontext
+def programme_import(file: str, registration_id: int) -> None:
+    from .services.programme_file import InvalidProgrammeFile, parse_programme_file
+    from .services.programmes import import_programme
+
+    try:
+        with open(file, encoding="utf-8") as handle:
+            document = parse_programme_file(handle.read())
+    except InvalidProgrammeFile as exc:
+        raise click.ClickException(f"{file} is not a valid programme:\n  " + "\n  ".join(exc.problems)) from exc
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file} is not UTF-8 text") from exc
+    with unit_of_work() as session:
+        _require_platform(session, registration_id)
+        outcome = import_programme(session, registration_id, document, _now())
+    state = "saved as a new version" if outcome.is_new_version else "unchanged"
+    click.echo(f"programme {outcome.code} version {outcome.version} ({state}); "
+               f"new cohorts: {', '.join(outcome.cohorts_added) or 'none'}")
+
+
+@programme_group.command("export")
+@click.argument("code")
+@click.option("--platform", "registration_id", type=int, required=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None)
+@with_appcontext
+def programme_export(code: str, registration_id: int, output: str | None) -> None:
+    from .services.programme_file import format_programme_file
+    from .services.programmes import ProgrammeNotFound, export_document
+
+    with unit_of_work() as session:
+        try:
+            text = format_programme_file(export_document(session, registration_id, code))
+        except ProgrammeNotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@programme_group.command("list")
+@click.option("--platform", "registration_id", type=int, required=True)
+@with_appcontext
+def programme_list(registration_id: int) -> None:
+    from .services.programmes import list_programmes
+
+    with unit_of_work() as session:
+        _require_platform(session, registration_id)
+        rows = list_programmes(session, registration_id)
+    if not rows:
+        click.echo("no programmes: import one with `lti-tool programme import FILE --platform ID`")
+    for code, version, cohorts in rows:
+        click.echo(f"{code}\tversion {version}\t{cohorts} cohort(s)")
+
+
 # --- demo -----------------------------------------------------------------------------------
 @click.command("demo-setup", help="Register the built-in demo platform (needs LTI_TOOL_DEMO=1).")
 @with_appcontext
@@ -246,7 +316,7 @@ def demo_setup() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (db_group, platform_group, deployment_group, keys_group, demo_setup):
+    for command in (db_group, platform_group, deployment_group, keys_group, programme_group, demo_setup):
         app.cli.add_command(command)
 
 

@@ -80,7 +80,9 @@ class LmsUser(Base):
     """A person as the LMS identifies them (`sub`), per registration."""
 
     __tablename__ = "lms_user"
-    __table_args__ = (UniqueConstraint("registration_id", "id_on_platform"),)
+    __table_args__ = (UniqueConstraint("registration_id", "id_on_platform"),
+                      # the target of enrolments' tenant-checking composite key
+                      UniqueConstraint("id", "registration_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"))
