@@ -1,0 +1,182 @@
+"""Enrolments, the append-only grade history, and the computed certification statuses."""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db.programmes import (CertificationStatusRecord, CohortRecord, EnrolmentRecord, FunderRecord,
+                             ProgrammeRecord, ProgrammeVersionRecord, RegionRecord, ResultEventRecord)
+from ..db.tenancy import LmsUser
+from ..domain.certification import CertificationStatus, certification_status
+from ..domain.cohort import Funder, Region
+from ..domain.enrolment import Enrolment, EnrolmentKind, Participant
+from ..domain.programme import Programme, ProgrammeRef
+from ..domain.results import ExamAttempt, ModuleResult, Score
+from .programmes import to_programme
+
+log = logging.getLogger(__name__)
+MODULE, EXAM = "module", "exam"
+
+
+class EnrolmentError(ValueError):
+    """An enrolment cannot be made as asked; the message names what is wrong."""
+
+
+def enrol(session: Session, *, registration_id: int, cohort_id: int, lms_user_id: int, kind: EnrolmentKind,
+          module_keys: frozenset[str] = frozenset(), region_id: int | None = None, employer: str | None = None,
+          is_sknt_member: bool = False, now: datetime) -> EnrolmentRecord:
+    cohort = session.get(CohortRecord, cohort_id)
+    if cohort is None or cohort.registration_id != registration_id:
+        raise EnrolmentError(f"no cohort {cohort_id} for platform {registration_id}")
+    unknown = set(module_keys) - {m.key for m in cohort.programme_version.modules}
+    if unknown:
+        raise EnrolmentError(f"module_keys: not in the programme: {sorted(unknown)}")
+    record = EnrolmentRecord(registration_id=registration_id, cohort_id=cohort_id, lms_user_id=lms_user_id,
+                             kind=kind.value, module_keys=sorted(module_keys), region_id=region_id,
+                             employer=employer, is_sknt_member=is_sknt_member, created_at=now)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def _slot(event: ModuleResult | ExamAttempt) -> tuple:
+    if isinstance(event, ModuleResult):
+        return (MODULE, event.module_key, None, event.source)
+    return (EXAM, None, event.attempt, event.source)
+
+
+def _slot_of(row: ResultEventRecord) -> tuple:
+    return (row.kind, row.module_key, row.attempt, row.source)
+
+
+def record_result(session: Session, enrolment_id: int, event: ModuleResult | ExamAttempt,
+                  seen_at: datetime) -> ResultEventRecord | None:
+    """Append a grade to the history unless it is the one already standing (syncing twice = once).
+
+    A changed grade for the same slot (a regrade or override) is appended with a link to the
+    value it replaced; nothing is ever updated or deleted.
+    """
+    kind, module_key, attempt, source = _slot(event)
+    previous = session.scalar(
+        select(ResultEventRecord)
+        .where(ResultEventRecord.enrolment_id == enrolment_id, ResultEventRecord.kind == kind,
+               ResultEventRecord.module_key.is_(None) if module_key is None else ResultEventRecord.module_key == module_key,
+               ResultEventRecord.attempt.is_(None) if attempt is None else ResultEventRecord.attempt == attempt,
+               ResultEventRecord.source == source)
+        .order_by(ResultEventRecord.id.desc()).limit(1))
+    if previous is not None and _same_grade(previous, event):
+        return None
+    row = ResultEventRecord(enrolment_id=enrolment_id, kind=kind, module_key=module_key, attempt=attempt,
+                            score_given=str(event.score.given), score_maximum=str(event.score.maximum),
+                            graded_at=event.graded_at, source=source, seen_at=seen_at,
+                            replaces_id=previous.id if previous else None)
+    session.add(row)
+    session.flush()
+    if previous is not None:
+        log.info("enrolment %s: %s %s regraded %s/%s -> %s/%s", enrolment_id, kind, module_key or attempt,
+                 previous.score_given, previous.score_maximum, row.score_given, row.score_maximum)
+    return row
+
+
+def _same_grade(row: ResultEventRecord, event: ModuleResult | ExamAttempt) -> bool:
+    return (Decimal(row.score_given) == event.score.given and Decimal(row.score_maximum) == event.score.maximum
+            and row.graded_at == event.graded_at)
+
+
+def to_event(row: ResultEventRecord) -> ModuleResult | ExamAttempt:
+    score = Score(Decimal(row.score_given), Decimal(row.score_maximum))
+    if row.kind == MODULE:
+        return ModuleResult(score=score, graded_at=row.graded_at, source=row.source, module_key=row.module_key)
+    return ExamAttempt(score=score, graded_at=row.graded_at, source=row.source, attempt=row.attempt)
+
+
+@dataclass(frozen=True)
+class CohortContext:
+    """What every status of one cohort shares, loaded once."""
+
+    programme: Programme
+    cohort_key: str
+    funder: Funder | None
+
+
+def _cohort_context(session: Session, cohort: CohortRecord) -> CohortContext:
+    version = cohort.programme_version
+    programme = to_programme(session.get(ProgrammeRecord, version.programme_id), version)
+    funder = Funder(cohort.funder.key, cohort.funder.name) if cohort.funder else None
+    return CohortContext(programme, cohort.key, funder)
+
+
+def to_enrolment(record: EnrolmentRecord, user: LmsUser, context: CohortContext,
+                 region: RegionRecord | None, funder: FunderRecord | None) -> Enrolment:
+    return Enrolment(
+        key=str(record.id), participant=Participant(user.id_on_platform, user.name or user.id_on_platform),
+        programme=ProgrammeRef(context.programme.code, context.programme.version), cohort_key=context.cohort_key,
+        region=Region(region.key, region.name) if region else None, employer=record.employer,
+        is_sknt_member=record.is_sknt_member, kind=EnrolmentKind(record.kind),
+        module_keys=frozenset(record.module_keys), funder=Funder(funder.key, funder.name) if funder else None,
+        upgraded_at=record.upgraded_at)
+
+
+def recompute_cohort_statuses(session: Session, registration_id: int, cohort_id: int,
+                              as_of: datetime) -> dict[int, CertificationStatus]:
+    """Recompute and store every status of a cohort with a fixed number of queries."""
+    cohort = session.get(CohortRecord, cohort_id)
+    if cohort is None or cohort.registration_id != registration_id:
+        raise EnrolmentError(f"no cohort {cohort_id} for platform {registration_id}")
+    context = _cohort_context(session, cohort)
+    rows = session.execute(
+        select(EnrolmentRecord, LmsUser, RegionRecord, FunderRecord)
+        .join(LmsUser, LmsUser.id == EnrolmentRecord.lms_user_id)
+        .outerjoin(RegionRecord, RegionRecord.id == EnrolmentRecord.region_id)
+        .outerjoin(FunderRecord, FunderRecord.id == EnrolmentRecord.funder_id)
+        .where(EnrolmentRecord.cohort_id == cohort_id, EnrolmentRecord.registration_id == registration_id,
+               EnrolmentRecord.withdrawn_at.is_(None))).all()
+    events: dict[int, list] = defaultdict(list)
+    for row in session.scalars(select(ResultEventRecord).join(EnrolmentRecord)
+                               .where(EnrolmentRecord.cohort_id == cohort_id)):
+        events[row.enrolment_id].append(to_event(row))
+    stored = {s.enrolment_id: s for s in session.scalars(
+        select(CertificationStatusRecord).join(EnrolmentRecord).where(EnrolmentRecord.cohort_id == cohort_id))}
+    statuses: dict[int, CertificationStatus] = {}
+    for record, user, region, funder in rows:
+        enrolment = to_enrolment(record, user, context, region, funder)
+        status = certification_status(context.programme, enrolment, events[record.id], as_of)
+        statuses[record.id] = status
+        _store_status(session, stored.get(record.id), record.id, status, as_of)
+    session.flush()
+    return statuses
+
+
+def _store_status(session: Session, row: CertificationStatusRecord | None, enrolment_id: int,
+                  status: CertificationStatus, computed_at: datetime) -> None:
+    if row is None:
+        row = CertificationStatusRecord(enrolment_id=enrolment_id)
+        session.add(row)
+    row.state = status.state.value
+    row.reasons = [{"code": r.code.value, "params": _jsonable(r.params())} for r in status.reasons]
+    row.modules_completed = status.modules_completed
+    row.modules_required = status.modules_required
+    row.certified_at = status.certified_at
+    row.needs_admin_review = status.needs_admin_review
+    row.computed_at = computed_at
+
+
+def _jsonable(params: dict) -> dict:
+    """Reason parameters as JSON, so reports can explain a status without recomputing it."""
+    return {key: _json_value(value) for key, value in params.items()}
+
+
+def _json_value(value):
+    if isinstance(value, Score):
+        return {"given": str(value.given), "maximum": str(value.maximum)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (int, str, bool, type(None))):
+        return value
+    return str(value)
