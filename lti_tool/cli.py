@@ -305,10 +305,17 @@ def demo_setup() -> None:
         raise click.ClickException("the demo platform is off: set LTI_TOOL_DEMO=1")
     from .demo import seed
 
+    from .config import REPO_ROOT
+    from .services.programme_file import parse_programme_file
+    from .services.programmes import import_programme
+
     with unit_of_work() as session:
         registration_id = seed.ensure_demo_registration(session, settings(), _now())
+        example = REPO_ROOT / "examples" / "fei-programme.toml"
+        if example.exists():  # the example programme, so the demo has something to show
+            import_programme(session, registration_id, parse_programme_file(example.read_text("utf-8")), _now())
     base = settings().BASE_URL.rstrip("/")
-    click.echo(f"demo platform registered (id {registration_id})")
+    click.echo(f"demo platform registered (id {registration_id}) with the example programme")
     click.echo(f"  OIDC login URL:       {base}/lti/login")
     click.echo(f"  Launch/redirect URL:  {base}/lti/launch")
     click.echo(f"  JWKS (public keys):   {base}/lti/jwks")
