@@ -23,7 +23,7 @@ run: install
 	  $(BIN)/lti-tool keys ensure && \
 	  $(BIN)/lti-tool db upgrade && \
 	  $(BIN)/lti-tool demo-setup && \
-	  exec $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - "lti_tool:create_app()"'
+	  exec $(BIN)/gunicorn --no-control-socket --workers 2 --bind $(HOST):$(PORT) --access-logfile - "lti_tool:create_app()"'
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
