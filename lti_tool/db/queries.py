@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..lti.platforms import PlatformRegistration
@@ -18,6 +18,13 @@ def to_platform_registration(row: Registration) -> PlatformRegistration:
     )
 
 
+_COLUMNS = (Registration.id, Registration.issuer, Registration.client_id, Registration.auth_login_url,
+            Registration.auth_token_url, Registration.key_set_url, Registration.auth_audience, Registration.is_active)
+# Built once: this runs on every login and launch.
+_BY_ISSUER = select(*_COLUMNS).where(Registration.issuer == bindparam("issuer"))
+_BY_ISSUER_AND_CLIENT = _BY_ISSUER.where(Registration.client_id == bindparam("client_id"))
+
+
 class DatabaseRegistrations:
     """The RegistrationLookup of the LTI layer, over the request's session."""
 
@@ -25,10 +32,9 @@ class DatabaseRegistrations:
         self._session = session
 
     def registrations_for(self, issuer: str, client_id: str | None) -> list[PlatformRegistration]:
-        query = select(Registration).where(Registration.issuer == issuer)
-        if client_id is not None:
-            query = query.where(Registration.client_id == client_id)
-        return [to_platform_registration(row) for row in self._session().scalars(query)]
+        statement = _BY_ISSUER if client_id is None else _BY_ISSUER_AND_CLIENT
+        rows = self._session().connection().execute(statement, {"issuer": issuer, "client_id": client_id})
+        return [PlatformRegistration(*row) for row in rows]
 
     def active_deployment_ids(self, registration_id: int) -> set[str]:
         return set(self._session().scalars(

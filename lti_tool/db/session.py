@@ -25,7 +25,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # No ping on every checkout (two round trips a request): SQLAlchemy invalidates the whole pool on
+    # the first disconnect error, and recycling keeps connections younger than server timeouts.
+    return create_engine(url, pool_pre_ping=False, pool_recycle=600, pool_size=5, max_overflow=5)
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:

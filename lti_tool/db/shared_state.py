@@ -5,7 +5,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .tenancy import SharedState
@@ -16,12 +16,22 @@ PURGE_ONE_IN = 200
 
 
 class SharedStore(Protocol):
-    def put(self, key: str, value: str, ttl_seconds: int) -> None: ...
+    def put(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Set a value, replacing any."""
+        ...
+
+    def add(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Set a value under a new, unguessable key (one cheap insert)."""
+        ...
 
     def get(self, key: str) -> str | None: ...
 
-    def take(self, key: str, keep_marker_seconds: int) -> str | None:
-        """Atomically read a value and mark it used; returns USED to a second taker."""
+    def take(self, key: str, keep_marker_seconds: int, expected: str | None = None) -> str | None:
+        """Atomically read a value and mark it used; returns USED to a second taker.
+
+        With `expected` (a value just read by `get`) the read is skipped: the swap succeeds
+        only if the value is still that one.
+        """
         ...
 
 
@@ -29,39 +39,52 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_TABLE = SharedState.__table__
+_SELECT = select(_TABLE.c.value).where(_TABLE.c.key == bindparam("k"), _TABLE.c.expires_at > bindparam("now"))
+_SWAP = (update(_TABLE).where(_TABLE.c.key == bindparam("k"), _TABLE.c.value == bindparam("old"))
+         .values(value=USED, expires_at=bindparam("until")))
+_INSERT = insert(_TABLE).values(key=bindparam("k"), value=bindparam("v"), expires_at=bindparam("until"))
+_DELETE = delete(_TABLE).where(_TABLE.c.key == bindparam("k"))
+_PURGE = delete(_TABLE).where(_TABLE.c.expires_at < bindparam("now"))
+
+
 class DatabaseStore:
-    """Rows in `shared_state`, written through the request's session (committed with it)."""
+    """Rows in `shared_state`, written in the request's transaction (committed with it).
+
+    Statements are built once and run on the session's connection: this is on every launch.
+    """
 
     def __init__(self, session: Callable[[], Session], clock: Callable[[], datetime] = _utcnow):
         self._session = session
         self._clock = clock
 
+    def _connection(self) -> Connection:
+        return self._session().connection()
+
     def put(self, key: str, value: str, ttl_seconds: int) -> None:
-        session = self._session()
+        connection = self._connection()
+        connection.execute(_DELETE, {"k": key})
+        self._insert(connection, key, value, ttl_seconds)
+
+    def add(self, key: str, value: str, ttl_seconds: int) -> None:
+        self._insert(self._connection(), key, value, ttl_seconds)
+
+    def _insert(self, connection: Connection, key: str, value: str, ttl_seconds: int) -> None:
         now = self._clock()
         if random.randrange(PURGE_ONE_IN) == 0:
-            session.execute(delete(SharedState).where(SharedState.expires_at < now))
-        session.execute(delete(SharedState).where(SharedState.key == key))
-        session.add(SharedState(key=key, value=value, expires_at=now + timedelta(seconds=ttl_seconds)))
-        session.flush()
+            connection.execute(_PURGE, {"now": now})
+        connection.execute(_INSERT, {"k": key, "v": value, "until": now + timedelta(seconds=ttl_seconds)})
 
     def get(self, key: str) -> str | None:
-        row = self._session().execute(
-            select(SharedState.value).where(SharedState.key == key,
-                                            SharedState.expires_at > self._clock())
-        ).first()
-        return None if row is None else row[0]
+        return self._connection().execute(_SELECT, {"k": key, "now": self._clock()}).scalar()
 
-    def take(self, key: str, keep_marker_seconds: int) -> str | None:
-        value = self.get(key)
+    def take(self, key: str, keep_marker_seconds: int, expected: str | None = None) -> str | None:
+        value = self.get(key) if expected is None else expected
         if value is None or value == USED:
             return value
         # Compare-and-swap: of two concurrent takers only one changes the row.
-        result = self._session().execute(
-            update(SharedState)
-            .where(SharedState.key == key, SharedState.value == value)
-            .values(value=USED, expires_at=self._clock() + timedelta(seconds=keep_marker_seconds))
-        )
+        result = self._connection().execute(_SWAP, {
+            "k": key, "old": value, "until": self._clock() + timedelta(seconds=keep_marker_seconds)})
         return value if result.rowcount == 1 else USED
 
 
@@ -77,8 +100,11 @@ class RedisStore:
     def put(self, key: str, value: str, ttl_seconds: int) -> None:
         self._redis.set(self._prefix + key, value, ex=ttl_seconds)
 
+    def add(self, key: str, value: str, ttl_seconds: int) -> None:
+        self.put(key, value, ttl_seconds)
+
     def get(self, key: str) -> str | None:
         return self._redis.get(self._prefix + key)
 
-    def take(self, key: str, keep_marker_seconds: int) -> str | None:
+    def take(self, key: str, keep_marker_seconds: int, expected: str | None = None) -> str | None:
         return self._redis.set(self._prefix + key, USED, ex=keep_marker_seconds, xx=True, get=True)

@@ -24,7 +24,7 @@ from lti_tool.domain.reasons import (
     RequirementsMet,
 )
 from lti_tool.domain.results import ExamAttempt, ModuleResult, current_results
-from lti_tool.domain.timestamps import add_years, is_reached
+from lti_tool.domain.timestamps import add_years, is_reached, require_utc
 
 
 class CertificationState(Enum):
@@ -43,6 +43,7 @@ class Revocation:
 
     revoked_at: datetime
     revoked_by: str
+    # In the administrator's words; shown as written.
     reason: str
 
 
@@ -61,6 +62,8 @@ _CONSISTENT_WITH_ISSUED = frozenset(
 
 @dataclass(frozen=True)
 class CertificationStatus:
+    """Where a participant stands, with the reasons the UI shows to explain it."""
+
     state: CertificationState
     reasons: tuple[Reason, ...]
     modules_completed: int
@@ -94,12 +97,13 @@ def certification_status(
     taken as given, so a grade stamped by a clock slightly ahead still counts.
     """
     require_enrolment_in(programme, enrolment)
+    if isinstance(as_of, datetime):
+        require_utc("as_of", as_of)
     current = current_results(results)
     completed_at: list[datetime] = []
     module_reasons: list[Reason] = []
-    standing_for = current.modules.get  # looked up once: this loop is the hot path
     for module in programme.modules:
-        standing = standing_for(module.key)
+        standing = current.modules.get(module.key)
         moment = module_completed_at(module, standing)
         if moment is None:
             module_reasons.append(why_incomplete(module, standing))

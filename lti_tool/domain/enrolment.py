@@ -87,10 +87,10 @@ def require_enrolment_in(programme: Programme, enrolment: Enrolment) -> None:
         raise EnrolmentNotInProgramme(
             f"enrolment {enrolment.key} follows {enrolment.programme}, not {programme.ref}"
         )
-    unknown = enrolment.module_keys - programme.module_keys
-    if unknown:
+    if not enrolment.module_keys <= programme.module_keys:
+        unknown = sorted(enrolment.module_keys - programme.module_keys)
         raise EnrolmentNotInProgramme(
-            f"enrolment {enrolment.key} names modules not in the programme: {sorted(unknown)}"
+            f"enrolment {enrolment.key} names modules not in the programme: {unknown}"
         )
 
 

@@ -144,7 +144,9 @@ def _upgrade_line(
     full = _line(prices, enrolment, LineKind.UPGRADE, prices.full_programme_ore)
     if prices.upgrade is UpgradePricing.FULL_PRICE:
         return full
-    # Crediting gross and discount separately leaves net = full net - modules net exactly.
-    gross = max(0, full.gross_ore - sum(line.gross_ore for line in paid))
-    discount = max(0, full.discount_ore - sum(line.discount_ore for line in paid))
-    return InvoiceLine(enrolment.key, LineKind.UPGRADE, None, gross, discount)
+    # What was paid (net) is credited, so the total is the full net price or, if the
+    # modules cost more, what they cost. The line shows the member discount not yet
+    # given; usually that makes its gross the full price minus the modules' gross.
+    net = max(0, full.net_ore - sum(line.net_ore for line in paid))
+    discount = max(0, full.discount_ore - sum(line.discount_ore for line in paid)) if net else 0
+    return InvoiceLine(enrolment.key, LineKind.UPGRADE, None, net + discount, discount)

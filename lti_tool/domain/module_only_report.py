@@ -13,6 +13,7 @@ from lti_tool.domain.enrolment import (
     Participant,
     payer_of,
     require_enrolment_in,
+    require_enrolment_in_cohort,
 )
 from lti_tool.domain.programme import Module, Programme
 from lti_tool.domain.results import CurrentResults, ExamAttempt, ModuleResult, current_results
@@ -51,14 +52,16 @@ def module_only_report(
 
     Upgraded enrolments are on the full programme now and so are not listed.
     """
-    module_only = sorted(
-        (enrolment for enrolment in enrolments if not enrolment.is_full_programme),
-        key=lambda enrolment: enrolment.key,
-    )
-    current: dict[str, CurrentResults] = {}
-    for enrolment in module_only:
+    module_only: list[Enrolment] = []
+    for enrolment in sorted(enrolments, key=lambda enrolment: enrolment.key):
         require_enrolment_in(programme, enrolment)
-        current[enrolment.key] = current_results(results_by_enrolment.get(enrolment.key, ()))
+        require_enrolment_in_cohort(cohort, enrolment)
+        if not enrolment.is_full_programme:
+            module_only.append(enrolment)
+    current = {
+        enrolment.key: current_results(results_by_enrolment.get(enrolment.key, ()))
+        for enrolment in module_only
+    }
     return tuple(
         ModuleOnlyRow(
             module,

@@ -13,8 +13,8 @@ from lti_tool.domain.validation import is_exact_fraction, is_whole_number
 class UpgradePricing(Enum):
     """How a module-only enrolment upgraded to the full programme is charged."""
 
-    # The participant ends up paying exactly the full (discounted) price: what the modules
-    # cost is credited, and the upgrade never costs less than nothing.
+    # What was paid for the modules is credited: in total the participant pays the full
+    # (discounted) price, or what the modules cost if that was more. Never less than 0.
     CREDIT_MODULES_PAID = "credit_modules_paid"
     # The upgrade costs the full price; the modules stay charged as they were.
     FULL_PRICE = "full_price"

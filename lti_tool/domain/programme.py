@@ -95,9 +95,9 @@ class ProgrammeRef:
 class Programme:
     """Certification needs every module completed and the final exam passed.
 
-    The rule itself is fixed by the programme owner (see context/DOMAIN.md); what varies
-    per programme is configured here: pass marks, the number of exam attempts and how many
-    years a certificate stays valid (None: it never expires).
+    That rule is the programme owners' own ("the whole programme and the final exam"), so
+    it is not configurable. What varies per programme is configured here: pass marks, the
+    number of exam attempts and how many years a certificate stays valid (None: forever).
     """
 
     code: str

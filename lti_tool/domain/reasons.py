@@ -152,10 +152,10 @@ class CertificateRevoked(Reason):
     code = ReasonCode.CERTIFICATE_REVOKED
     revoked_at: datetime
     revoked_by: str
-    note: str
+    reason: str
 
     def describe(self) -> str:
-        return f"revoked at {self.revoked_at} by {self.revoked_by}: {self.note}"
+        return f"revoked at {self.revoked_at} by {self.revoked_by}: {self.reason}"
 
 
 @dataclass(frozen=True)

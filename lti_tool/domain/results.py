@@ -34,7 +34,7 @@ class Score:
         for name in ("given", "maximum"):
             value = getattr(self, name)
             if not is_exact_fraction(value):
-                raise InvalidResult(f"{name}: must be an exact Decimal, got {value!r}")
+                raise InvalidResult(f"{name}: must be an exact Decimal, not {value!r}")
             if value < 0:
                 raise InvalidResult(f"{name}: must not be negative, got {value}")
         given_numerator, given_denominator = self.given.as_integer_ratio()
@@ -47,7 +47,10 @@ class Score:
         return self._scaled_maximum > 0
 
     def reaches(self, pass_ratio: tuple[int, int]) -> bool:
-        """given / maximum >= numerator / denominator, cross-multiplied to stay exact."""
+        """Whether given / maximum >= a pass mark given as (numerator, denominator).
+
+        Cross-multiplied, so it stays exact; see Module.pass_ratio.
+        """
         numerator, denominator = pass_ratio
         maximum = self._scaled_maximum
         return maximum > 0 and self._scaled_given * denominator >= numerator * maximum
@@ -59,9 +62,10 @@ class _Grade:
     graded_at: datetime
     # Where the grade came from in the LMS, e.g. its line item or result id.
     source: str
-    # Which grade wins when several share an identity: the latest, then the higher score.
-    # A total order over all fields that are not the identity, so that the winner never
-    # depends on the order events arrive in. Derived, so not part of equality.
+    # Which grade stands when several share a slot: the latest, then the higher score,
+    # then (arbitrary but fixed) the higher maximum. It orders every field that is not
+    # the slot, so the winner never depends on the order events arrive in. Derived, so
+    # not part of equality.
     precedence: tuple[datetime, Decimal, Decimal] = field(
         init=False, repr=False, compare=False
     )
@@ -127,8 +131,9 @@ def current_results(events: Iterable[ModuleResult | ExamAttempt]) -> CurrentResu
     for event in events:
         if type(event) is ModuleResult:
             # Most modules have one source: storing a 1-tuple keeps this loop cheap.
-            standing = modules.get(event.module_key)
-            modules[event.module_key] = (event,) if standing is None else _stand(standing, event)
+            key = event.module_key
+            standing = modules.get(key)
+            modules[key] = (event,) if standing is None else _stand(standing, event)
         else:
             attempts = _stand(attempts, event)
     return CurrentResults(modules, attempts)

@@ -7,6 +7,8 @@ the platform key cache, and one reason code per failure.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -15,6 +17,7 @@ import jwt
 import requests
 from pylti1p3.exception import LtiException
 from pylti1p3.message_launch import MessageLaunch
+from pylti1p3.message_validators import get_validators
 
 from .errors import LaunchRejected, RejectionReason
 from .login import STATE_KEY, binding_hash, is_own_url, state_cookie_name
@@ -102,8 +105,13 @@ class ToolMessageLaunch(MessageLaunch):
 
 
 def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, store,
-                    registrations: RegistrationLookup, platform_keys: PlatformKeys, tool_keys: KeyRing,
-                    tool_config, http: requests.Session, settings: LaunchSettings) -> tuple[ValidatedLaunch, ToolMessageLaunch]:
+                    registrations: RegistrationLookup, platform_keys: PlatformKeys,
+                    settings: LaunchSettings) -> ValidatedLaunch:
+    """Check everything, then spend the login's state: a launch is accepted once, or not at all.
+
+    The state is spent last, after the signature check that may fetch the platform's keys,
+    so no database write lock is held while waiting for the platform.
+    """
     id_token = form.get("id_token", "")
     state = form.get("state", "")
     if not id_token:
@@ -112,7 +120,9 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, stor
     if not state:
         raise LaunchRejected(RejectionReason.STATE_MISSING, "the launch has no state", claims=unverified)
 
-    login = _take_login_state(form, cookies, state, store, settings, unverified)
+    key = STATE_KEY + state
+    raw_login = store.get(key)
+    login = _check_login_state(raw_login, form, cookies, state, settings, unverified)
     registration = _expected_registration(login, registrations, unverified)
     _check_audience(unverified, registration.client_id)
     claims = _verify_signature(id_token, header, registration, platform_keys, settings, unverified)
@@ -120,33 +130,56 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, stor
         raise LaunchRejected(RejectionReason.NONCE_MISMATCH, "the nonce is not the one this login issued",
                              claims=claims)
     launch = _typed_launch(claims, registration, settings)
+    _run_library_validators(claims)
+    if store.take(key, USED_MARKER_SECONDS, expected=raw_login) == USED:
+        raise LaunchRejected(RejectionReason.STATE_REPLAYED, "this launch was already used (replay)",
+                             claims=claims)
+    return launch
 
+
+def message_launch_for(launch: ValidatedLaunch, form: Mapping[str, str], *, tool_config, tool_keys: KeyRing,
+                       http: requests.Session, store) -> ToolMessageLaunch:
+    """pylti1p3's launch object for a validated launch, for its AGS, NRPS and deep-linking services."""
     message_launch = ToolMessageLaunch(form, tool_config, http, store)
-    message_launch.set_jwt({"header": header, "body": claims})  # type: ignore[arg-type]
-    message_launch._registration = to_library_registration(registration, tool_keys)
+    message_launch.set_jwt({"body": dict(launch.claims)})  # type: ignore[arg-type]
+    message_launch._registration = to_library_registration(launch.registration, tool_keys)
     message_launch._validated = True
+    return message_launch
+
+
+def _run_library_validators(claims: dict) -> None:
+    """pylti1p3's own message rules (e.g. deep-linking settings), after our more precise checks."""
     try:
-        message_launch.validate_message()
+        for validator in get_validators():
+            if validator.can_validate(claims):
+                validator.validate(claims)
     except LtiException as exc:
         raise LaunchRejected(RejectionReason.MESSAGE_INVALID, str(exc), claims=claims) from exc
-    return launch, message_launch
+
+
+def _b64_json(segment: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 
 
 def _decode_unverified(id_token: str) -> tuple[dict, dict]:
+    """Header and claims read without checking the signature: only to route and to log.
+
+    Cheaper than asking PyJWT twice; the one verifying decode comes later.
+    """
+    parts = id_token.split(".")
     try:
-        header = jwt.get_unverified_header(id_token)
-        body = jwt.decode(id_token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
+        if len(parts) != 3:
+            raise ValueError("a JWT has three parts")
+        header, body = _b64_json(parts[0]), _b64_json(parts[1])
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise LaunchRejected(RejectionReason.ID_TOKEN_MALFORMED, f"the id_token is not a JWT: {exc}") from exc
-    if not isinstance(body, dict):
-        raise LaunchRejected(RejectionReason.ID_TOKEN_MALFORMED, "the id_token body is not an object")
+    if not isinstance(header, dict) or not isinstance(body, dict):
+        raise LaunchRejected(RejectionReason.ID_TOKEN_MALFORMED, "the id_token header or body is not an object")
     return header, body
 
 
-def _take_login_state(form: Mapping[str, str], cookies: Mapping[str, str], state: str, store,
-                      settings: LaunchSettings, unverified: dict) -> dict:
-    key = STATE_KEY + state
-    raw = store.get(key)
+def _check_login_state(raw: str | None, form: Mapping[str, str], cookies: Mapping[str, str], state: str,
+                       settings: LaunchSettings, unverified: dict) -> dict:
     if raw is None:
         raise LaunchRejected(RejectionReason.STATE_UNKNOWN,
                              "no login started this launch (unknown or expired state)", claims=unverified)
@@ -161,9 +194,6 @@ def _take_login_state(form: Mapping[str, str], cookies: Mapping[str, str], state
     elif binding_hash(browser_token) != login["binding"]:
         raise LaunchRejected(RejectionReason.STATE_MISMATCH,
                              "the state does not belong to this browser", claims=unverified)
-    if store.take(key, USED_MARKER_SECONDS) == USED:
-        raise LaunchRejected(RejectionReason.STATE_REPLAYED, "this launch was already used (replay)",
-                             claims=unverified)
     return login
 
 

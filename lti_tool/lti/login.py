@@ -61,7 +61,7 @@ def begin_login(params: Mapping[str, str], *, registrations: RegistrationLookup,
     nonce = secrets.token_urlsafe(32)
     browser_token = secrets.token_urlsafe(32)
     storage_target = params.get("lti_storage_target") or None
-    store.put(STATE_KEY + state, json.dumps({
+    store.add(STATE_KEY + state, json.dumps({
         "registration_id": registration.id,
         "iss": registration.issuer,
         "client_id": registration.client_id,

@@ -7,10 +7,11 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from ..db.tenancy import Context, Deployment, LaunchLog, LmsUser, Membership, ResourceLink
+from ..db.upsert import upsert
 from ..lti.errors import LaunchRejected
 from ..lti.launch import AGS_CLAIM, CLAIM, DL_CLAIM, NRPS_CLAIM, ValidatedLaunch
 from ..lti.roles import primary_audience
@@ -52,46 +53,54 @@ class LaunchSession:
 @dataclass(frozen=True)
 class LaunchOutcome:
     session: LaunchSession | None
-    deployment: Deployment
+    deployment_id: int
 
     @property
     def is_waiting_for_admin(self) -> bool:
         return self.session is None
 
 
+_DEPLOYMENT = select(Deployment.id, Deployment.is_active).where(
+    Deployment.registration_id == bindparam("registration_id"), Deployment.id_on_platform == bindparam("id_on_platform"))
+
+
 def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetime) -> LaunchOutcome:
+    """Remember who launched from where, with which roles; one statement per fact (every launch runs this)."""
     registration = launch.registration
-    deployment = session.scalar(select(Deployment).where(Deployment.registration_id == registration.id,
-                                                         Deployment.id_on_platform == launch.deployment_id))
-    if deployment is None:
+    connection = session.connection()
+    found = connection.execute(_DEPLOYMENT, {"registration_id": registration.id,
+                                             "id_on_platform": launch.deployment_id}).first()
+    if found is None:
         # A known platform installed the tool somewhere new: an administrator approves it first.
-        deployment = Deployment(registration_id=registration.id, id_on_platform=launch.deployment_id,
-                                is_active=False, created_at=now)
-        session.add(deployment)
-        session.flush()
+        deployment_id = upsert(connection, Deployment.__table__, {
+            "registration_id": registration.id, "id_on_platform": launch.deployment_id, "is_active": False,
+            "created_at": now}, conflict=("registration_id", "id_on_platform"))
+        is_active = False
         log.warning("new deployment %s of %s (%s) waits for approval", launch.deployment_id,
                     registration.issuer, registration.client_id)
-    user = _upsert_user(session, registration.id, launch, now)
-    entry = LaunchLog(at=now, is_accepted=deployment.is_active,
-                      reason_code=None if deployment.is_active else "deployment_inactive",
-                      issuer=registration.issuer, client_id=registration.client_id,
-                      deployment_id_on_platform=launch.deployment_id, sub=launch.sub,
-                      message_type=launch.message_type, registration_id=registration.id,
-                      deployment_id=deployment.id, lms_user_id=user.id)
-    session.add(entry)
-    if not deployment.is_active:
-        session.flush()
-        return LaunchOutcome(None, deployment)
+    else:
+        deployment_id, is_active = found
+    user_id = upsert(connection, LmsUser.__table__, {
+        "registration_id": registration.id, "id_on_platform": launch.sub, "name": launch.name,
+        "given_name": launch.given_name, "family_name": launch.family_name, "email": launch.email,
+        "updated_at": now}, conflict=("registration_id", "id_on_platform"),
+        # Privacy settings may withhold names; never overwrite what we know with nothing.
+        keep_when_missing=("name", "given_name", "family_name", "email"))
+    context_id = None
+    if is_active and launch.context is not None:
+        context_id = _record_context(connection, deployment_id, user_id, launch, now)
+    connection.execute(insert(LaunchLog.__table__).values(
+        at=now, is_accepted=is_active, reason_code=None if is_active else "deployment_inactive",
+        issuer=registration.issuer, client_id=registration.client_id,
+        deployment_id_on_platform=launch.deployment_id, sub=launch.sub, message_type=launch.message_type,
+        registration_id=registration.id, deployment_id=deployment_id, context_id=context_id, lms_user_id=user_id))
+    if not is_active:
+        return LaunchOutcome(None, deployment_id)
 
-    context = _upsert_context(session, deployment.id, launch, now)
-    if context is not None:
-        entry.context_id = context.id
-        _upsert_membership(session, context.id, user.id, list(launch.roles), now)
-    session.flush()
     audience = primary_audience(launch.roles)
     launch_session = LaunchSession(
-        launch_id=secrets.token_urlsafe(24), registration_id=registration.id, deployment_id=deployment.id,
-        context_id=context.id if context else None, lms_user_id=user.id,
+        launch_id=secrets.token_urlsafe(24), registration_id=registration.id, deployment_id=deployment_id,
+        context_id=context_id, lms_user_id=user_id,
         audience=audience.value if audience else None, roles=list(launch.roles),
         message_type=launch.message_type, name=launch.name, email=launch.email, locale=launch.locale,
         context_title=launch.context.title if launch.context else None,
@@ -101,10 +110,26 @@ def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetim
             ("ags", AGS_CLAIM), ("nrps", NRPS_CLAIM), ("deep_linking", DL_CLAIM + "deep_linking_settings"),
             ("custom", CLAIM + "custom")) if claim in launch.claims},
     )
-    store.put(SESSION_KEY + launch_session.launch_id, launch_session.to_json(), SESSION_SECONDS)
+    store.add(SESSION_KEY + launch_session.launch_id, launch_session.to_json(), SESSION_SECONDS)
     log.info("launch accepted: %s sub=%s deployment=%s context=%s as %s", registration.issuer, launch.sub,
              launch.deployment_id, launch.context.id_on_platform if launch.context else None, audience)
-    return LaunchOutcome(launch_session, deployment)
+    return LaunchOutcome(launch_session, deployment_id)
+
+
+def _record_context(connection, deployment_id: int, user_id: int, launch: ValidatedLaunch, now: datetime) -> int:
+    context_id = upsert(connection, Context.__table__, {
+        "deployment_id": deployment_id, "id_on_platform": launch.context.id_on_platform,
+        "title": launch.context.title, "label": launch.context.label, "updated_at": now},
+        conflict=("deployment_id", "id_on_platform"), keep_when_missing=("title", "label"))
+    if launch.resource_link_id:
+        upsert(connection, ResourceLink.__table__, {
+            "context_id": context_id, "id_on_platform": launch.resource_link_id,
+            "title": launch.resource_link_title, "updated_at": now},
+            conflict=("context_id", "id_on_platform"), keep_when_missing=("title",))
+    upsert(connection, Membership.__table__, {
+        "context_id": context_id, "lms_user_id": user_id, "roles": list(launch.roles), "updated_at": now},
+        conflict=("context_id", "lms_user_id"))
+    return context_id
 
 
 def record_rejection(session: Session, error: LaunchRejected, now: datetime) -> None:
@@ -127,52 +152,3 @@ def load_launch_session(store, launch_id: str) -> LaunchSession | None:
 
 def _text(value) -> str | None:
     return value[:255] if isinstance(value, str) else None
-
-
-def _upsert_user(session: Session, registration_id: int, launch: ValidatedLaunch, now: datetime) -> LmsUser:
-    user = session.scalar(select(LmsUser).where(LmsUser.registration_id == registration_id,
-                                                LmsUser.id_on_platform == launch.sub))
-    if user is None:
-        user = LmsUser(registration_id=registration_id, id_on_platform=launch.sub)
-        session.add(user)
-    # Privacy settings may withhold names; never overwrite what we know with nothing.
-    for attribute in ("name", "given_name", "family_name", "email"):
-        value = getattr(launch, attribute)
-        if value:
-            setattr(user, attribute, value)
-    user.updated_at = now
-    session.flush()
-    return user
-
-
-def _upsert_context(session: Session, deployment_id: int, launch: ValidatedLaunch, now: datetime) -> Context | None:
-    if launch.context is None:
-        return None
-    context = session.scalar(select(Context).where(Context.deployment_id == deployment_id,
-                                                   Context.id_on_platform == launch.context.id_on_platform))
-    if context is None:
-        context = Context(deployment_id=deployment_id, id_on_platform=launch.context.id_on_platform)
-        session.add(context)
-    context.title = launch.context.title or context.title
-    context.label = launch.context.label or context.label
-    context.updated_at = now
-    session.flush()
-    if launch.resource_link_id:
-        link = session.scalar(select(ResourceLink).where(ResourceLink.context_id == context.id,
-                                                         ResourceLink.id_on_platform == launch.resource_link_id))
-        if link is None:
-            link = ResourceLink(context_id=context.id, id_on_platform=launch.resource_link_id)
-            session.add(link)
-        link.title = launch.resource_link_title or link.title
-        link.updated_at = now
-    return context
-
-
-def _upsert_membership(session: Session, context_id: int, user_id: int, roles: list[str], now: datetime) -> None:
-    membership = session.scalar(select(Membership).where(Membership.context_id == context_id,
-                                                         Membership.lms_user_id == user_id))
-    if membership is None:
-        membership = Membership(context_id=context_id, lms_user_id=user_id)
-        session.add(membership)
-    membership.roles = roles
-    membership.updated_at = now

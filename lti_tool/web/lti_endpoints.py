@@ -65,10 +65,9 @@ def launch():
     svc = services()
     session = get_session()
     try:
-        validated, _message_launch = validate_launch(
-            request.form, request.cookies, store=svc.store, registrations=svc.registrations,
-            platform_keys=svc.platform_keys, tool_keys=svc.tool_keys, tool_config=svc.tool_config,
-            http=svc.http, settings=launch_settings())
+        validated = validate_launch(request.form, request.cookies, store=svc.store,
+                                    registrations=svc.registrations, platform_keys=svc.platform_keys,
+                                    settings=launch_settings())
     except LaunchRejected as error:
         record_rejection(session, error, _now())
         raise
