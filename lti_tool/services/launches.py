@@ -64,6 +64,9 @@ _DEPLOYMENT = select(Deployment.id, Deployment.is_active).where(
     Deployment.registration_id == bindparam("registration_id"), Deployment.id_on_platform == bindparam("id_on_platform"))
 
 
+_LOG = insert(LaunchLog.__table__)
+
+
 def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetime) -> LaunchOutcome:
     """Remember who launched from where, with which roles; one statement per fact (every launch runs this)."""
     registration = launch.registration
@@ -89,11 +92,12 @@ def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetim
     context_id = None
     if is_active and launch.context is not None:
         context_id = _record_context(connection, deployment_id, user_id, launch, now)
-    connection.execute(insert(LaunchLog.__table__).values(
-        at=now, is_accepted=is_active, reason_code=None if is_active else "deployment_inactive",
-        issuer=registration.issuer, client_id=registration.client_id,
-        deployment_id_on_platform=launch.deployment_id, sub=launch.sub, message_type=launch.message_type,
-        registration_id=registration.id, deployment_id=deployment_id, context_id=context_id, lms_user_id=user_id))
+    connection.execute(_LOG, {
+        "at": now, "is_accepted": is_active, "reason_code": None if is_active else "deployment_inactive",
+        "reason_detail": None, "issuer": registration.issuer, "client_id": registration.client_id,
+        "deployment_id_on_platform": launch.deployment_id, "sub": launch.sub, "message_type": launch.message_type,
+        "registration_id": registration.id, "deployment_id": deployment_id, "context_id": context_id,
+        "lms_user_id": user_id})
     if not is_active:
         return LaunchOutcome(None, deployment_id)
 

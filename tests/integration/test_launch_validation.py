@@ -277,3 +277,18 @@ def test_deactivated_registration_cannot_log_in(lms):
 def test_page_without_a_launch_is_refused(lms):
     response = lms.browser().get(lms.tool.url("/home?launch=made-up"))
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("tamper,reason", [
+    (lambda h, b, s: f"{h}.{b}.{s[:-4]}", "signature_invalid"),           # truncated signature
+    (lambda h, b, s: f"{h}.{b}.{s[:10]}*{s[11:]}", "signature_invalid"),  # not base64url
+    (lambda h, b, s: f"{h}.{b[:-2]}.{s}", "id_token_malformed"),          # payload cut: not JSON
+    (lambda h, b, s: f"{h}.{b}", "id_token_malformed"),                   # two parts
+])
+def test_mangled_tokens_are_rejected(lms, tamper, reason):
+    browser = lms.browser()
+    login = lms.login(browser)
+    header, body, signature = lms.sign(lms.claims(login.nonce)).split(".")
+    response = lms.post_launch(browser, tamper(header, body, signature), login.state)
+    assert 400 <= response.status_code < 500
+    assert reason in response.text
