@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select
@@ -43,7 +43,8 @@ class LaunchSession:
     services: dict
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        # vars(), not asdict(): asdict deep-copies the claims, on every launch.
+        return json.dumps(vars(self))
 
     @classmethod
     def from_json(cls, raw: str) -> "LaunchSession":
