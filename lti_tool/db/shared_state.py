@@ -5,7 +5,8 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Protocol
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Integer, String, bindparam, cast, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .tenancy import SharedState
@@ -25,6 +26,10 @@ class SharedStore(Protocol):
         ...
 
     def get(self, key: str) -> str | None: ...
+
+    def incr(self, key: str, ttl_seconds: int) -> int:
+        """Add one to a counter (created at 1, expiring after ttl_seconds); returns the new count."""
+        ...
 
     def take(self, key: str, keep_marker_seconds: int, expected: str | None = None) -> str | None:
         """Atomically read a value and mark it used; returns USED to a second taker.
@@ -78,6 +83,16 @@ class DatabaseStore:
     def get(self, key: str) -> str | None:
         return self._connection().execute(_SELECT, {"k": key, "now": self._clock()}).scalar()
 
+    def incr(self, key: str, ttl_seconds: int) -> int:
+        connection = self._connection()
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(_TABLE).values(key=key, value="1",
+                                                  expires_at=self._clock() + timedelta(seconds=ttl_seconds))
+        statement = statement.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": cast(cast(_TABLE.c.value, Integer) + 1, String)}).returning(_TABLE.c.value)
+        return int(connection.execute(statement).scalar_one())
+
     def take(self, key: str, keep_marker_seconds: int, expected: str | None = None) -> str | None:
         value = self.get(key) if expected is None else expected
         if value is None or value == USED:
@@ -105,6 +120,12 @@ class RedisStore:
 
     def get(self, key: str) -> str | None:
         return self._redis.get(self._prefix + key)
+
+    def incr(self, key: str, ttl_seconds: int) -> int:
+        pipe = self._redis.pipeline()
+        pipe.incr(self._prefix + key)
+        pipe.expire(self._prefix + key, ttl_seconds, nx=True)
+        return int(pipe.execute()[0])
 
     def take(self, key: str, keep_marker_seconds: int, expected: str | None = None) -> str | None:
         return self._redis.set(self._prefix + key, USED, ex=keep_marker_seconds, xx=True, get=True)

@@ -88,7 +88,8 @@ def init_app(app: Flask) -> None:
         # Our own aborts carry a translated description; Werkzeug's defaults are English only.
         is_default = error.description == type(error).description
         message = HTTP_TEXT.get(error.code, error.description) if is_default else error.description
-        return render_template("error.html", code=error.code, message=message), error.code
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return render_template("error.html", code=error.code, message=message), error.code, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
