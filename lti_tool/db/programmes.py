@@ -168,3 +168,21 @@ class CertificationStatusRecord(Base):
     certified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     needs_admin_review: Mapped[bool] = mapped_column(Boolean, default=False)
     computed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The final exam as the status judged it, so pages need not recompute it.
+    exam_score_given: Mapped[str | None] = mapped_column(EXACT)
+    exam_score_maximum: Mapped[str | None] = mapped_column(EXACT)
+    exam_attempts_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    exam_attempts_left: Mapped[int | None] = mapped_column(Integer)
+
+
+class ModuleStandingRecord(Base):
+    """Each enrolment's state per module, written with the status: what dashboards read."""
+
+    __tablename__ = "module_standing"
+
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id", ondelete="CASCADE"), primary_key=True)
+    module_key: Mapped[str] = mapped_column(KEY, primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    score_given: Mapped[str | None] = mapped_column(EXACT)
+    score_maximum: Mapped[str | None] = mapped_column(EXACT)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from lti_tool.domain.programme import FinalExam, Module
 from lti_tool.domain.reasons import (
@@ -16,7 +17,7 @@ from lti_tool.domain.reasons import (
     Reason,
     ResultWithoutMaximum,
 )
-from lti_tool.domain.results import ExamAttempt, ModuleResult
+from lti_tool.domain.results import ExamAttempt, ModuleResult, Score
 
 
 def module_completed_at(
@@ -58,6 +59,8 @@ class ExamOutcome:
     attempts_left: int | None
     # Why the exam is not passed, and anything an administrator should know about it.
     reasons: tuple[Reason, ...]
+    # The passing attempt's score, else the last counted attempt's; None before any attempt.
+    score: Score | None = None
 
     @property
     def is_passed(self) -> bool:
@@ -81,6 +84,7 @@ def exam_outcome(exam: FinalExam, attempts: Sequence[ExamAttempt]) -> ExamOutcom
     counted: list[ExamAttempt] = []
     ignored: list[int] = []
     passed_at = None
+    passing_score = None
     for attempt in attempts:
         if not attempt.score.is_assessable:
             continue
@@ -92,9 +96,10 @@ def exam_outcome(exam: FinalExam, attempts: Sequence[ExamAttempt]) -> ExamOutcom
             passed_at is None or attempt.graded_at < passed_at
         ):
             passed_at = attempt.graded_at
+            passing_score = attempt.score
     attempts_left = None if limit is None else limit - len(counted)
     if passed_at is not None:
-        return ExamOutcome(passed_at, len(counted), attempts_left, ())
+        return ExamOutcome(passed_at, len(counted), attempts_left, (), passing_score)
     not_passed: Reason = (
         ExamNotPassed(len(counted), attempts_left, counted[-1].score, exam.pass_mark)
         if counted
@@ -106,4 +111,50 @@ def exam_outcome(exam: FinalExam, attempts: Sequence[ExamAttempt]) -> ExamOutcom
         for attempt in attempts
         if not attempt.score.is_assessable
     )
-    return ExamOutcome(None, len(counted), attempts_left, (not_passed, *flags, *unassessable))
+    return ExamOutcome(None, len(counted), attempts_left, (not_passed, *flags, *unassessable),
+                       counted[-1].score if counted else None)
+
+
+class ModuleState(Enum):
+    COMPLETED = "completed"
+    BELOW_PASS_MARK = "below_pass_mark"
+    NOT_GRADED = "not_graded"
+    WITHOUT_MAXIMUM = "without_maximum"
+
+
+@dataclass(frozen=True)
+class ModuleStanding:
+    """Where one participant stands in one module, for pages and reports."""
+
+    module_key: str
+    state: ModuleState
+    # The grade that decides the state: the completing one, else the latest standing one.
+    score: Score | None
+    completed_at: datetime | None
+
+
+_STATE_OF_REASON = {ModuleNotGraded: ModuleState.NOT_GRADED, ModuleBelowPassMark: ModuleState.BELOW_PASS_MARK,
+                    ResultWithoutMaximum: ModuleState.WITHOUT_MAXIMUM}
+
+
+def module_standings(
+    modules: Sequence[Module], standings: Mapping[str, Sequence[ModuleResult]]
+) -> tuple[ModuleStanding, ...]:
+    """Each module's state by the same rules the certification status uses.
+
+    `standings` is CurrentResults.modules. Kept apart from certification_status, whose hot
+    loop needs no per-module objects.
+    """
+    found = []
+    for module in modules:
+        standing = standings.get(module.key)
+        completed_at = module_completed_at(module, standing)
+        if completed_at is not None:
+            completing = next(r for r in standing
+                              if r.graded_at == completed_at and r.score.reaches(module.pass_ratio))
+            found.append(ModuleStanding(module.key, ModuleState.COMPLETED, completing.score, completed_at))
+            continue
+        reason = why_incomplete(module, standing)
+        latest = max(standing, key=lambda r: r.precedence).score if standing else None
+        found.append(ModuleStanding(module.key, _STATE_OF_REASON[type(reason)], latest, None))
+    return tuple(found)

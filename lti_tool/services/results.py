@@ -7,17 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..db.programmes import (CertificationStatusRecord, CohortRecord, EnrolmentRecord, FunderRecord,
-                             ProgrammeRecord, ProgrammeVersionRecord, RegionRecord, ResultEventRecord)
+                             ModuleStandingRecord, ProgrammeRecord, RegionRecord, ResultEventRecord)
 from ..db.tenancy import LmsUser
 from ..domain.certification import CertificationStatus, certification_status
 from ..domain.cohort import Funder, Region
 from ..domain.enrolment import Enrolment, EnrolmentKind, Participant
 from ..domain.programme import Programme, ProgrammeRef
-from ..domain.results import ExamAttempt, ModuleResult, Score
+from ..domain.completion import module_standings
+from ..domain.results import ExamAttempt, ModuleResult, Score, current_results
 from .programmes import to_programme
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ def _slot(event: ModuleResult | ExamAttempt) -> tuple:
     if isinstance(event, ModuleResult):
         return (MODULE, event.module_key, None, event.source)
     return (EXAM, None, event.attempt, event.source)
-
-
-def _slot_of(row: ResultEventRecord) -> tuple:
-    return (row.kind, row.module_key, row.attempt, row.source)
 
 
 def record_result(session: Session, enrolment_id: int, event: ModuleResult | ExamAttempt,
@@ -125,7 +122,7 @@ def to_enrolment(record: EnrolmentRecord, user: LmsUser, context: CohortContext,
 
 def recompute_cohort_statuses(session: Session, registration_id: int, cohort_id: int,
                               as_of: datetime) -> dict[int, CertificationStatus]:
-    """Recompute and store every status of a cohort with a fixed number of queries."""
+    """Recompute and store every status of a cohort, and its module standings, in a fixed number of queries."""
     cohort = session.get(CohortRecord, cohort_id)
     if cohort is None or cohort.registration_id != registration_id:
         raise EnrolmentError(f"no cohort {cohort_id} for platform {registration_id}")
@@ -143,14 +140,61 @@ def recompute_cohort_statuses(session: Session, registration_id: int, cohort_id:
         events[row.enrolment_id].append(to_event(row))
     stored = {s.enrolment_id: s for s in session.scalars(
         select(CertificationStatusRecord).join(EnrolmentRecord).where(EnrolmentRecord.cohort_id == cohort_id))}
+    standings = _StoredStandings.load(session, cohort_id)
     statuses: dict[int, CertificationStatus] = {}
     for record, user, region, funder in rows:
         enrolment = to_enrolment(record, user, context, region, funder)
         status = certification_status(context.programme, enrolment, events[record.id], as_of)
         statuses[record.id] = status
         _store_status(session, stored.get(record.id), record.id, status, as_of)
+        current = current_results(events[record.id]).modules
+        standings.put(record.id, module_standings(context.programme.modules, current))
     session.flush()
+    standings.write(session)
     return statuses
+
+
+class _StoredStandings:
+    """Module standings as stored, and the rows that changed: only those are written."""
+
+    def __init__(self, stored: dict[tuple[int, str], tuple]):
+        self._stored = stored
+        self._new: list[dict] = []
+        self._changed: list[dict] = []
+
+    @classmethod
+    def load(cls, session: Session, cohort_id: int) -> "_StoredStandings":
+        table = ModuleStandingRecord.__table__
+        rows = session.execute(select(table).join(EnrolmentRecord, EnrolmentRecord.id == table.c.enrolment_id)
+                               .where(EnrolmentRecord.cohort_id == cohort_id))
+        return cls({(r.enrolment_id, r.module_key): (r.state, r.score_given, r.score_maximum, r.completed_at)
+                    for r in rows})
+
+    def put(self, enrolment_id: int, standings) -> None:
+        for standing in standings:
+            score = standing.score
+            values = (standing.state.value, None if score is None else str(score.given),
+                      None if score is None else str(score.maximum), standing.completed_at)
+            key = (enrolment_id, standing.module_key)
+            before = self._stored.get(key)
+            if before == values:
+                continue
+            row = {"enrolment_id": enrolment_id, "module_key": standing.module_key, "state": values[0],
+                   "score_given": values[1], "score_maximum": values[2], "completed_at": values[3]}
+            (self._new if before is None else self._changed).append(row)
+
+    def write(self, session: Session) -> None:
+        table = ModuleStandingRecord.__table__
+        connection = session.connection()
+        if self._new:
+            connection.execute(insert(table), self._new)
+        if self._changed:
+            connection.execute(
+                update(table).where(table.c.enrolment_id == bindparam("b_enrolment"),
+                                    table.c.module_key == bindparam("b_module"))
+                .values(state=bindparam("state"), score_given=bindparam("score_given"),
+                        score_maximum=bindparam("score_maximum"), completed_at=bindparam("completed_at")),
+                [{**row, "b_enrolment": row["enrolment_id"], "b_module": row["module_key"]} for row in self._changed])
 
 
 def _store_status(session: Session, row: CertificationStatusRecord | None, enrolment_id: int,
@@ -165,6 +209,11 @@ def _store_status(session: Session, row: CertificationStatusRecord | None, enrol
     row.certified_at = status.certified_at
     row.needs_admin_review = status.needs_admin_review
     row.computed_at = computed_at
+    exam = status.exam
+    row.exam_score_given = None if exam.score is None else str(exam.score.given)
+    row.exam_score_maximum = None if exam.score is None else str(exam.score.maximum)
+    row.exam_attempts_used = exam.attempts_used
+    row.exam_attempts_left = exam.attempts_left
 
 
 def _jsonable(params: dict) -> dict:
