@@ -31,6 +31,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from .web import errors, headers, i18n
     from .web.health import bp as health_bp
     from .web.home import bp as home_bp
+    from .web.learner import bp as learner_bp
     from .web.lti_endpoints import bp as lti_bp
 
     i18n.init_app(app)
@@ -40,6 +41,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(lti_bp)
     app.register_blueprint(lti_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(learner_bp)
     app.register_blueprint(health_bp)
     if settings.DEMO:
         from .demo.platform import bp as demo_bp

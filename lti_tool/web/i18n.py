@@ -22,3 +22,9 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, default_translation_directories="translations")
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "sv")
+    app.jinja_env.globals["localised"] = localised
+
+
+def localised(sv: str, en: str) -> str:
+    """The Swedish or English variant of a name the programme gives in both."""
+    return sv if str(get_locale() or "sv") == "sv" else en

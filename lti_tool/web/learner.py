@@ -1,0 +1,26 @@
+"""The learner's page: where they stand in the programme and what is left, in plain words."""
+from __future__ import annotations
+
+from flask import Blueprint, g, render_template
+
+from ..db import get_session
+from ..lti.roles import Audience
+from ..services.progress import learner_progress
+from .i18n import localised
+from .launch_access import requires_launch
+from .reason_text import reason_text
+
+bp = Blueprint("learner", __name__)
+
+
+@bp.get("/learner")
+@requires_launch(Audience.LEARNER)
+def progress():
+    launch = g.launch
+    enrolments = learner_progress(get_session(), launch.registration_id, launch.lms_user_id)
+    explained = [
+        (enrolment, [reason_text(reason, {key: localised(*names) for key, names in enrolment.module_names.items()})
+                     for reason in enrolment.reasons])
+        for enrolment in enrolments
+    ]
+    return render_template("learner/progress.html", launch=launch, enrolments=explained)
