@@ -31,6 +31,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from .web import errors, headers, i18n
     from .web.health import bp as health_bp
     from .web.home import bp as home_bp
+    from .web.instructor import bp as instructor_bp
     from .web.learner import bp as learner_bp
     from .web.lti_endpoints import bp as lti_bp
 
@@ -42,7 +43,24 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(lti_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(learner_bp)
+    app.register_blueprint(instructor_bp)
     app.register_blueprint(health_bp)
+    from .web.registration import bp as registration_bp
+
+    # Dynamic Registration's confirmation carries its own cookie-less CSRF token (see web/registration.py).
+    csrf.exempt("lti_tool.web.registration.complete_dynamic_registration")
+    app.register_blueprint(registration_bp)
+    from .web.certificates import bp as certificates_bp
+    from .web.verify import bp as verify_bp
+
+    app.register_blueprint(certificates_bp)
+    app.register_blueprint(verify_bp)
+    from .web.admin import bp as admin_bp
+
+    app.register_blueprint(admin_bp)
+    from .web.course import bp as course_bp  # course link, gradebook columns, sync, deep linking (issue 5)
+
+    app.register_blueprint(course_bp)
     if settings.DEMO:
         from .demo.platform import bp as demo_bp
 

@@ -203,14 +203,11 @@ def _key_ring():
 @keys_group.command("list")
 @with_appcontext
 def keys_list() -> None:
-    ring = _key_ring()
-    published = {k.kid for k in ring.published(_now())}
-    keys = ring.keys()
-    if not keys:
+    statuses = _key_ring().statuses(_now())
+    if not statuses:
         click.echo("no keys yet: run `lti-tool keys rotate`")
-    for i, key in enumerate(keys):
-        role = "signing" if i == len(keys) - 1 else ("published" if key.kid in published else "retired")
-        click.echo(f"{key.kid}\t{key.created_at.isoformat()}\t{role}")
+    for status in statuses:
+        click.echo(f"{status.kid}\t{status.created_at.isoformat()}\t{status.role}")
 
 
 @keys_group.command("rotate")
@@ -324,6 +321,16 @@ def demo_setup() -> None:
 
 def register_commands(app: Flask) -> None:
     for command in (db_group, platform_group, deployment_group, keys_group, programme_group, demo_setup):
+        app.cli.add_command(command)
+    from .cli_admin import admin_group
+
+    app.cli.add_command(admin_group)
+    from .cli_certificates import certificates_group
+
+    app.cli.add_command(certificates_group)
+    from .cli_sync import COMMANDS as sync_commands  # sync, sync-status, outbox (issue 5)
+
+    for command in sync_commands:
         app.cli.add_command(command)
 
 

@@ -45,6 +45,13 @@ class Settings:
     PLATFORM_JWKS_TTL: int = 3600
     HTTP_TIMEOUT: float = 10.0
     DEFAULT_LOCALE: str = "sv"
+    # Seconds after which an instructor's page starts a new grade and roster sync of the course (0: never).
+    SYNC_MAX_AGE: int = 900
+    # Who issues the certificates: printed on them and named in the signed credentials.
+    ISSUER_NAME: str = "FEI"
+    # Let Dynamic Registration and the manual registration form fetch URLs on private, loopback and
+    # link-local addresses (an LMS on the local network or this machine); off, they are refused (SSRF).
+    ALLOW_PRIVATE_PLATFORMS: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -70,6 +77,8 @@ class Settings:
             raise ConfigError(f"{PREFIX}JWT_LEEWAY must be between 0 and 60 seconds")
         if not self.BASE_URL.startswith(("http://", "https://")):
             raise ConfigError(f"{PREFIX}BASE_URL must be an http(s) URL")
+        if not self.ISSUER_NAME.strip():
+            raise ConfigError(f"{PREFIX}ISSUER_NAME must name who issues the certificates")
         if not self.is_production:
             return
         if self.SECRET_KEY in WEAK_SECRETS or len(self.SECRET_KEY) < MIN_SECRET_LENGTH:

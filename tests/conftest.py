@@ -103,7 +103,9 @@ class LiveTool:
 def live_tool_session(database_url, keys_dir):
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    # ALLOW_PRIVATE_PLATFORMS: the test LMSes (registration_platforms) listen on 127.0.0.1.
     app = create_app({"DATABASE_URL": database_url, "KEYS_DIR": str(keys_dir), "DEMO": True,
+                      "ALLOW_PRIVATE_PLATFORMS": True,
                       "BASE_URL": base_url, "SECRET_KEY": "test-secret-" + "x" * 32})
     app.extensions["lti_services"].tool_keys.ensure_key(datetime.now(timezone.utc))
     server = make_server("127.0.0.1", port, app, threaded=True)
@@ -118,6 +120,9 @@ def live_tool_session(database_url, keys_dir):
 def live_tool(live_tool_session):
     empty_tables(live_tool_session.app)
     yield live_tool_session
+    jobs = live_tool_session.app.extensions.get("sync_jobs")
+    if jobs is not None:  # a sync a page started (a learner's launch) ends with its test
+        jobs.wait(60)
 
 
 @pytest.fixture

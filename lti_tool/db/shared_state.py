@@ -129,3 +129,54 @@ class RedisStore:
 
     def take(self, key: str, keep_marker_seconds: int, expected: str | None = None) -> str | None:
         return self._redis.set(self._prefix + key, USED, ex=keep_marker_seconds, xx=True, get=True)
+
+
+class OwnTransactionStore:
+    """The database store outside any request: every call in a short transaction of its own.
+
+    For work that runs long beside the request cycle (a course sync caching its access tokens):
+    a token written into the sync's own transaction would hold SQLite's write lock until the
+    sync ends, and no other worker could read it.
+    """
+
+    def __init__(self, sessionmaker: Callable[[], Session], clock: Callable[[], datetime] = _utcnow):
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+
+    def _run(self, method: str, *args):
+        with self._sessionmaker() as session:
+            value = getattr(DatabaseStore(lambda: session, self._clock), method)(*args)
+            session.commit()
+            return value
+
+    def put(self, key: str, value: str, ttl_seconds: int) -> None:
+        self._run("put", key, value, ttl_seconds)
+
+    def add(self, key: str, value: str, ttl_seconds: int) -> None:
+        self._run("add", key, value, ttl_seconds)
+
+    def get(self, key: str) -> str | None:
+        return self._run("get", key)
+
+    def incr(self, key: str, ttl_seconds: int) -> int:
+        return self._run("incr", key, ttl_seconds)
+
+    def take(self, key: str, keep_marker_seconds: int, expected: str | None = None) -> str | None:
+        return self._run("take", key, keep_marker_seconds, expected)
+
+
+class RememberingStore:
+    """The shared store with one run's reads remembered: the access token is looked up once, not per page."""
+
+    def __init__(self, store):
+        self._store = store
+        self._read: dict[str, str | None] = {}
+
+    def get(self, key: str) -> str | None:
+        if key not in self._read:
+            self._read[key] = self._store.get(key)
+        return self._read[key]
+
+    def put(self, key: str, value: str, ttl_seconds: int) -> None:
+        self._store.put(key, value, ttl_seconds)
+        self._read[key] = value

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UtcDateTime
@@ -28,6 +28,15 @@ class Registration(Base):
     auth_audience: Mapped[str | None] = mapped_column(URL)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # How it came: "cli", "form" (the manual registration page) or "dynamic_registration".
+    registered_via: Mapped[str] = mapped_column(String(32), default="cli", server_default="cli")
+    # The LMS's product ("moodle", "canvas") as its Dynamic Registration configuration names it.
+    product_family_code: Mapped[str | None] = mapped_column(String(64))
+    # The service scopes the LMS granted at Dynamic Registration; None when unknown (registered by hand).
+    granted_scopes: Mapped[list[str] | None] = mapped_column(JSON)
+    # Set by a Dynamic Registration that returned no deployment (Canvas): the administrator who just
+    # installed the tool is not asked to approve its first deployment again; any later one waits.
+    is_first_deployment_preapproved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     deployments: Mapped[list["Deployment"]] = relationship(
         back_populates="registration", cascade="all, delete-orphan", order_by="Deployment.id"

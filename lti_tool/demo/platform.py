@@ -16,8 +16,10 @@ from ..db import get_session
 from ..extensions import demo_keys_dir, services
 from ..lti.tool_keys import KeyRing
 from . import seed
+from .services import bp as services_bp
 
 bp = Blueprint("demo", __name__, url_prefix="/demo", template_folder="../web/templates")
+bp.register_blueprint(services_bp)  # AGS and NRPS with Moodle's and Canvas's quirks (demo/services.py)
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 ID_TOKEN_SECONDS = 60  # as Moodle
 
@@ -154,5 +156,6 @@ def token():
         return jsonify(error="invalid_client"), 401
     access_token = uuid.uuid4().hex
     scope = request.form.get("scope", "")
-    services().store.put("demo-access-token:" + access_token, json.dumps({"scope": scope}), 3600)
+    services().store.put("demo-access-token:" + access_token, json.dumps({"scope": scope, "issued_at": time.time()}),
+                         3600)
     return jsonify(access_token=access_token, token_type="Bearer", expires_in=3600, scope=scope)

@@ -16,7 +16,7 @@ def parse_links(header: str | None) -> dict[str, str]:
     links: dict[str, str] = {}
     if not header:
         return links
-    for match in _LINK.finditer(header.replace("\n", " ")):
+    for match in _LINK.finditer(_as_sent(header).replace("\n", " ")):
         url = html.unescape(match.group(1).strip())
         for name, value in _PARAM.findall(match.group(2)):
             if name.lower() != "rel":
@@ -28,3 +28,11 @@ def parse_links(header: str | None) -> dict[str, str]:
 
 def next_page(header: str | None) -> str | None:
     return parse_links(header).get("next")
+
+
+def _as_sent(header: str) -> str:
+    """Moodle's quotes arrive as UTF-8 bytes, which HTTP clients decode as Latin-1 (“ becomes â\x80\x9c)."""
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return header

@@ -37,6 +37,10 @@ class SharedTokenConnector(ServiceConnector):
         if ttl > 0:
             self._store.put(TOKEN_KEY + scope_key, access_token, ttl)
 
+    def forget_access_token(self, scopes: t.Iterable[str]) -> None:
+        """Drop a cached token the platform refused (401: expired or revoked early); the next call gets a new one."""
+        self._store.put(TOKEN_KEY + self._scope_key(scopes), "", 1)
+
     def get_access_token(self, scopes: t.Sequence[str]) -> str:
         try:
             return super().get_access_token(scopes)
@@ -68,5 +72,8 @@ def _service_error(what: str, exc: LtiServiceException) -> LmsServiceError:
     retry_after = None
     if response is not None and response.headers.get("Retry-After", "").isdigit():
         retry_after = float(response.headers["Retry-After"])
-    return LmsServiceError(f"{what}: HTTP {status}", status=status, retry_after=retry_after,
+    # The platform's own words (Moodle: "Accept must be …") are what an administrator needs to see.
+    said = " ".join((getattr(response, "text", "") or "").split())[:300]
+    return LmsServiceError(f"{what}: HTTP {status}" + (f" {said}" if said else ""), status=status,
+                           retry_after=retry_after,
                            is_permanent=status in PERMANENT_STATUSES)

@@ -38,6 +38,16 @@ class ToolKey:
         return cls(public["kid"], created_at, private_pem, public, public_pem)
 
 
+@dataclass(frozen=True)
+class KeyStatus:
+    """A key's role now: `signing` (the newest), `published` (in the JWKS until `published_until`), `retired`."""
+
+    kid: str
+    created_at: datetime
+    role: str
+    published_until: datetime | None = None
+
+
 class KeyRing:
     """Keys in a folder; re-read when the manifest changes, so a rotation reaches every worker."""
 
@@ -83,6 +93,19 @@ class KeyRing:
         keys = self.keys()
         return [key for i, key in enumerate(keys)
                 if i == len(keys) - 1 or keys[i + 1].created_at > now - self.grace]
+
+    def statuses(self, now: datetime) -> list[KeyStatus]:
+        """Every key with its role, oldest first (for `keys list` and the admin console)."""
+        keys = self.keys()
+        published = {key.kid for key in self.published(now)}
+        result = []
+        for i, key in enumerate(keys):
+            if i == len(keys) - 1:
+                result.append(KeyStatus(key.kid, key.created_at, "signing"))
+            else:
+                role = "published" if key.kid in published else "retired"
+                result.append(KeyStatus(key.kid, key.created_at, role, keys[i + 1].created_at + self.grace))
+        return result
 
     def jwks(self, now: datetime) -> dict:
         return {"keys": [key.public_jwk for key in reversed(self.published(now))]}

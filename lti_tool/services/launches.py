@@ -7,10 +7,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..db.tenancy import Context, Deployment, LaunchLog, LmsUser, Membership, ResourceLink
+from ..db.tenancy import Context, Deployment, LaunchLog, LmsUser, Membership, Registration, ResourceLink
 from ..db.upsert import upsert
 from ..lti.errors import LaunchRejected
 from ..lti.launch import AGS_CLAIM, CLAIM, DL_CLAIM, NRPS_CLAIM, ValidatedLaunch
@@ -66,6 +66,13 @@ _DEPLOYMENT = select(Deployment.id, Deployment.is_active).where(
 
 
 _LOG = insert(LaunchLog.__table__)
+# Spends a Dynamic Registration's pre-approval, good only while the registration has no deployment
+# at all; of two first launches racing, only one wins it.
+_TAKE_PREAPPROVAL = (update(Registration.__table__)
+                     .where(Registration.id == bindparam("registration_id"),
+                            Registration.is_first_deployment_preapproved.is_(True),
+                            ~exists().where(Deployment.registration_id == Registration.id))
+                     .values(is_first_deployment_preapproved=False))
 
 
 def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetime) -> LaunchOutcome:
@@ -75,13 +82,19 @@ def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetim
     found = connection.execute(_DEPLOYMENT, {"registration_id": registration.id,
                                              "id_on_platform": launch.deployment_id}).first()
     if found is None:
-        # A known platform installed the tool somewhere new: an administrator approves it first.
+        # A known platform installed the tool somewhere new: an administrator approves it first,
+        # unless it is the first one after a Dynamic Registration that named none (Canvas): the
+        # administrator who registered the tool has just installed it.
+        is_active = connection.execute(_TAKE_PREAPPROVAL, {"registration_id": registration.id}).rowcount == 1
         deployment_id = upsert(connection, Deployment.__table__, {
-            "registration_id": registration.id, "id_on_platform": launch.deployment_id, "is_active": False,
+            "registration_id": registration.id, "id_on_platform": launch.deployment_id, "is_active": is_active,
             "created_at": now}, conflict=("registration_id", "id_on_platform"))
-        is_active = False
-        log.warning("new deployment %s of %s (%s) waits for approval", launch.deployment_id,
-                    registration.issuer, registration.client_id)
+        if is_active:
+            log.info("first deployment %s of %s (%s) approved: it follows a Dynamic Registration",
+                     launch.deployment_id, registration.issuer, registration.client_id)
+        else:
+            log.warning("new deployment %s of %s (%s) waits for approval", launch.deployment_id,
+                        registration.issuer, registration.client_id)
     else:
         deployment_id, is_active = found
     user_id = upsert(connection, LmsUser.__table__, {
@@ -113,7 +126,7 @@ def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetim
         resource_link_id=launch.resource_link_id, platform_issuer=registration.issuer,
         services={key: launch.claims[claim] for key, claim in (
             ("ags", AGS_CLAIM), ("nrps", NRPS_CLAIM), ("deep_linking", DL_CLAIM + "deep_linking_settings"),
-            ("custom", CLAIM + "custom")) if claim in launch.claims},
+            ("custom", CLAIM + "custom"), ("tool_platform", CLAIM + "tool_platform")) if claim in launch.claims},
     )
     store.add(SESSION_KEY + launch_session.launch_id, launch_session.to_json(), SESSION_SECONDS)
     log.info("launch accepted: %s sub=%s deployment=%s context=%s as %s", registration.issuer, launch.sub,

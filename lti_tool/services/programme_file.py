@@ -84,10 +84,13 @@ class _Reader:
             self.fail(field, f"write a whole number or a string such as \"62.5\", got {value!r}")
             return None
         try:
-            return Decimal(str(value).strip())
+            number = Decimal(str(value).strip())
         except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite():  # "NaN" and "Infinity" parse, then break Fraction()
             self.fail(field, f"not a number: {value!r}")
             return None
+        return number
 
     def percent(self, data: dict, name: str, field: str) -> Fraction | None:
         value = self.number(data, name, field)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from ..db.certificates import certification_holdings
 from ..db.programmes import (CertificationStatusRecord, CohortRecord, EnrolmentRecord, FunderRecord,
                              ModuleStandingRecord, ProgrammeRecord, RegionRecord, ResultEventRecord)
 from ..db.tenancy import LmsUser
@@ -32,18 +34,37 @@ class EnrolmentError(ValueError):
 def enrol(session: Session, *, registration_id: int, cohort_id: int, lms_user_id: int, kind: EnrolmentKind,
           module_keys: frozenset[str] = frozenset(), region_id: int | None = None, employer: str | None = None,
           is_sknt_member: bool = False, now: datetime) -> EnrolmentRecord:
-    cohort = session.get(CohortRecord, cohort_id)
-    if cohort is None or cohort.registration_id != registration_id:
-        raise EnrolmentError(f"no cohort {cohort_id} for platform {registration_id}")
-    unknown = set(module_keys) - {m.key for m in cohort.programme_version.modules}
-    if unknown:
-        raise EnrolmentError(f"module_keys: not in the programme: {sorted(unknown)}")
+    _check_enrolment(session, registration_id, cohort_id, module_keys)
     record = EnrolmentRecord(registration_id=registration_id, cohort_id=cohort_id, lms_user_id=lms_user_id,
                              kind=kind.value, module_keys=sorted(module_keys), region_id=region_id,
                              employer=employer, is_sknt_member=is_sknt_member, created_at=now)
     session.add(record)
     session.flush()
     return record
+
+
+def enrol_many(session: Session, *, registration_id: int, cohort_id: int, lms_user_ids: list[int],
+               kind: EnrolmentKind, module_keys: frozenset[str] = frozenset(), now: datetime) -> list[int]:
+    """`enrol` for many people at once (a roster sync's new learners): one check, one insert; their ids in order."""
+    _check_enrolment(session, registration_id, cohort_id, module_keys)
+    if not lms_user_ids:
+        return []
+    rows = [{"registration_id": registration_id, "cohort_id": cohort_id, "lms_user_id": user_id, "kind": kind.value,
+             "module_keys": sorted(module_keys), "is_sknt_member": False, "created_at": now}
+            for user_id in lms_user_ids]
+    session.execute(insert(EnrolmentRecord), rows)
+    ids = dict(session.execute(select(EnrolmentRecord.lms_user_id, EnrolmentRecord.id).where(
+        EnrolmentRecord.cohort_id == cohort_id, EnrolmentRecord.lms_user_id.in_(lms_user_ids))).all())
+    return [ids[user_id] for user_id in lms_user_ids]
+
+
+def _check_enrolment(session: Session, registration_id: int, cohort_id: int, module_keys: frozenset[str]) -> None:
+    cohort = session.get(CohortRecord, cohort_id)
+    if cohort is None or cohort.registration_id != registration_id:
+        raise EnrolmentError(f"no cohort {cohort_id} for platform {registration_id}")
+    unknown = set(module_keys) - {m.key for m in cohort.programme_version.modules}
+    if unknown:
+        raise EnrolmentError(f"module_keys: not in the programme: {sorted(unknown)}")
 
 
 def _slot(event: ModuleResult | ExamAttempt) -> tuple:
@@ -121,30 +142,41 @@ def to_enrolment(record: EnrolmentRecord, user: LmsUser, context: CohortContext,
 
 
 def recompute_cohort_statuses(session: Session, registration_id: int, cohort_id: int,
-                              as_of: datetime) -> dict[int, CertificationStatus]:
-    """Recompute and store every status of a cohort, and its module standings, in a fixed number of queries."""
+                              as_of: datetime, enrolment_ids: Collection[int] | None = None
+                              ) -> dict[int, CertificationStatus]:
+    """Recompute and store every status of a cohort, and its module standings, in a fixed number of queries.
+
+    With `enrolment_ids`, only those enrolments of the cohort (a sync's changes, a chunk at a time).
+    """
+    def only(query):
+        return query if enrolment_ids is None else query.where(EnrolmentRecord.id.in_(list(enrolment_ids)))
+
     cohort = session.get(CohortRecord, cohort_id)
     if cohort is None or cohort.registration_id != registration_id:
         raise EnrolmentError(f"no cohort {cohort_id} for platform {registration_id}")
     context = _cohort_context(session, cohort)
-    rows = session.execute(
+    rows = session.execute(only(
         select(EnrolmentRecord, LmsUser, RegionRecord, FunderRecord)
         .join(LmsUser, LmsUser.id == EnrolmentRecord.lms_user_id)
         .outerjoin(RegionRecord, RegionRecord.id == EnrolmentRecord.region_id)
         .outerjoin(FunderRecord, FunderRecord.id == EnrolmentRecord.funder_id)
         .where(EnrolmentRecord.cohort_id == cohort_id, EnrolmentRecord.registration_id == registration_id,
-               EnrolmentRecord.withdrawn_at.is_(None))).all()
+               EnrolmentRecord.withdrawn_at.is_(None)))).all()
     events: dict[int, list] = defaultdict(list)
-    for row in session.scalars(select(ResultEventRecord).join(EnrolmentRecord)
-                               .where(EnrolmentRecord.cohort_id == cohort_id)):
+    for row in session.scalars(only(select(ResultEventRecord).join(EnrolmentRecord)
+                                    .where(EnrolmentRecord.cohort_id == cohort_id))):
         events[row.enrolment_id].append(to_event(row))
-    stored = {s.enrolment_id: s for s in session.scalars(
-        select(CertificationStatusRecord).join(EnrolmentRecord).where(EnrolmentRecord.cohort_id == cohort_id))}
-    standings = _StoredStandings.load(session, cohort_id)
+    stored = {s.enrolment_id: s for s in session.scalars(only(
+        select(CertificationStatusRecord).join(EnrolmentRecord).where(EnrolmentRecord.cohort_id == cohort_id)))}
+    standings = _StoredStandings.load(session, cohort_id, only)
+    # An issued certification makes a later lowered grade a case for review, not a silent revocation.
+    held = certification_holdings(session, registration_id, cohort_id)
     statuses: dict[int, CertificationStatus] = {}
     for record, user, region, funder in rows:
         enrolment = to_enrolment(record, user, context, region, funder)
-        status = certification_status(context.programme, enrolment, events[record.id], as_of)
+        issued, revocation = held.get(record.id, (None, None))
+        status = certification_status(context.programme, enrolment, events[record.id], as_of, issued=issued,
+                                      revocation=revocation)
         statuses[record.id] = status
         _store_status(session, stored.get(record.id), record.id, status, as_of)
         current = current_results(events[record.id]).modules
@@ -163,10 +195,10 @@ class _StoredStandings:
         self._changed: list[dict] = []
 
     @classmethod
-    def load(cls, session: Session, cohort_id: int) -> "_StoredStandings":
+    def load(cls, session: Session, cohort_id: int, only=lambda query: query) -> "_StoredStandings":
         table = ModuleStandingRecord.__table__
-        rows = session.execute(select(table).join(EnrolmentRecord, EnrolmentRecord.id == table.c.enrolment_id)
-                               .where(EnrolmentRecord.cohort_id == cohort_id))
+        rows = session.execute(only(select(table).join(EnrolmentRecord, EnrolmentRecord.id == table.c.enrolment_id)
+                                    .where(EnrolmentRecord.cohort_id == cohort_id)))
         return cls({(r.enrolment_id, r.module_key): (r.state, r.score_given, r.score_maximum, r.completed_at)
                     for r in rows})
 

@@ -12,6 +12,7 @@ from ..lti.errors import LaunchRejected
 from ..lti.launch import CookieNotReturned, LaunchSettings, validate_launch
 from ..lti.login import LOGIN_PARAMS, begin_login, state_cookie_name
 from ..services.launches import record_launch, record_rejection
+from .course import after_launch, landing_url
 
 bp = Blueprint("lti", __name__)
 STATE_COOKIE_SECONDS = 600
@@ -78,7 +79,8 @@ def launch():
         return render_template("lti/waiting.html", issuer=validated.registration.issuer,
                                registration_id=validated.registration.id,
                                deployment_id=validated.deployment_id), 403
-    response = redirect(url_for("home.index", launch=outcome.session.launch_id), code=303)
+    response = redirect(landing_url(outcome.session), code=303)
+    after_launch(outcome.session)  # a learner's launch in a linked course syncs their grades in the background
     response.delete_cookie(state_cookie_name(request.form["state"]), path="/lti/")
     return response
 

@@ -14,19 +14,29 @@ CHROMIUM = os.environ.get("LTI_TOOL_CHROMIUM", shutil.which("chromium") or "/usr
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+# Other journeys import this fixture, which makes one session fixture per module; Playwright's sync
+# API allows one instance per thread, so they all share one Chromium, closed by the last to finish.
+_SHARED: dict = {"users": 0}
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"Chromium not found at {CHROMIUM}: .ci/run installs Debian's chromium")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+    if not _SHARED["users"]:
+        _SHARED["playwright"] = playwright_api.sync_playwright().start()
+        _SHARED["browser"] = _SHARED["playwright"].chromium.launch(
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"])
-        yield browser
-        browser.close()
+    _SHARED["users"] += 1
+    yield _SHARED["browser"]
+    _SHARED["users"] -= 1
+    if not _SHARED["users"]:
+        _SHARED["browser"].close()
+        _SHARED["playwright"].stop()
 
 
 @pytest.fixture

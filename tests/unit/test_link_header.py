@@ -20,7 +20,11 @@ MOODLE_URL = "https://moodle.example/mod/lti/services.php/2/lineitems?type_id=3&
     "<https://moodle.example/mod/lti/services.php/2/lineitems?type_id=3&limit=10&from=10>;rel='next'",
     # spacing and case
     '<https://moodle.example/mod/lti/services.php/2/lineitems?type_id=3&limit=10&from=10> ;  REL = "Next"',
-], ids=["moodle-curly", "moodle-right-quotes", "rfc8288", "unquoted", "single-quotes", "spacing-and-case"])
+    # Moodle's quotes as an HTTP client hands them over: UTF-8 bytes read as Latin-1
+    '<https://moodle.example/mod/lti/services.php/2/lineitems?type_id=3&amp;limit=10&amp;from=10>; '
+    'rel=“next”'.encode("utf-8").decode("latin-1"),
+], ids=["moodle-curly", "moodle-right-quotes", "rfc8288", "unquoted", "single-quotes", "spacing-and-case",
+        "moodle-on-the-wire"])
 def test_next_is_found_in_every_dialect(header):
     assert next_page(header) == MOODLE_URL
 
