@@ -194,7 +194,8 @@ def _summary(context_id: int) -> course_links.CourseSummary:
 @bp.before_app_request
 def _sync_stale_course_for_instructors() -> None:
     """An instructor's landing page starts a sync when the last one is older than LTI_TOOL_SYNC_MAX_AGE."""
-    return
+    if request.endpoint != "home.index":
+        return
     launch = load_launch_session(services().store, request.args.get("launch", ""))
     if launch is None or launch.context_id is None or launch.audience not in {a.value for a in TEACHING}:
         return
@@ -216,7 +217,8 @@ def landing_url(launch: LaunchSession) -> str:
 
 def after_launch(launch: LaunchSession) -> None:
     """A learner's launch in a linked course syncs that learner's grades, after the response."""
-    return
+    if launch.context_id is None or launch.audience != Audience.LEARNER.value:
+        return
     session = get_session()
     if course_links.course_link_of(session, launch.context_id) is None:
         return

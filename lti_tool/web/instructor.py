@@ -1,7 +1,7 @@
 """The instructor's cohort dashboard, a participant's grade history, and the cohort exports."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -94,12 +94,13 @@ def export(format: str):
     board = cohort_dashboard(session, g.launch.registration_id, _query(cohort_id, page=1))
     names = {m.key: localised(m.name_sv, m.name_en) for m in board.modules}
     keys = [m.key for m in board.modules]
-    rows = export_rows(session, g.launch.registration_id, _query(cohort_id), board.cohort.name, keys,
-                       lambda reason: reason_text(reason, names))
+    # Read everything inside the request's transaction: a generator streaming after the view
+    # would run its queries on a session nobody commits.
+    rows = list(export_rows(session, g.launch.registration_id, _query(cohort_id), board.cohort.name, keys,
+                            lambda reason: reason_text(reason, names)))
     filename = f"cohort-{board.cohort.key}.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if format == "csv":
-        return Response(stream_with_context(csv_stream(header(keys), rows)), headers=disposition,
-                        mimetype="text/csv")
+        return Response(csv_stream(header(keys), rows), headers=disposition, mimetype="text/csv")
     return Response(xlsx_bytes(header(keys), rows, board.cohort.name), headers=disposition,
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
