@@ -69,3 +69,14 @@ def test_reloading_the_launch_does_not_break_the_page(page, live_tool):
     page.wait_for_url("**/home?launch=*")
     page.reload()
     assert page.locator("h1[data-audience='learner']").is_visible()
+
+
+def test_a_learner_follows_the_link_to_their_progress(page, live_tool):
+    page.goto(live_tool.url("/demo"))
+    page.click("button[data-user='demo-learner-1']")
+    page.wait_for_url("**/home?launch=*")
+    page.click("a[data-progress-link]")
+    page.wait_for_url("**/learner?launch=*")
+    assert page.locator("h1[data-audience='learner']").is_visible()
+    # the demo learner has no enrolment until the course is synced: the page says so, in Swedish
+    assert "inte anmäld till utbildningen ännu" in page.content()
