@@ -13,7 +13,6 @@ from .db.queries import DatabaseRegistrations
 from .db.shared_state import DatabaseStore, RedisStore
 from .lti.http import TimeoutSession
 from .lti.platform_keys import PlatformKeys
-from .lti.platforms import DatabaseToolConf
 from .lti.tool_keys import KeyRing
 
 
@@ -25,7 +24,6 @@ class Services:
     http: TimeoutSession
     store: object
     registrations: DatabaseRegistrations
-    tool_config: DatabaseToolConf
 
 
 def init_app(app: Flask) -> None:
@@ -38,7 +36,6 @@ def init_app(app: Flask) -> None:
         settings=settings, tool_keys=tool_keys,
         platform_keys=PlatformKeys(http, ttl_seconds=settings.PLATFORM_JWKS_TTL),
         http=http, store=store, registrations=registrations,
-        tool_config=DatabaseToolConf(registrations, tool_keys),
     )
 
 

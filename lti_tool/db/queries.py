@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..lti.platforms import PlatformRegistration
-from .tenancy import Deployment, Registration
+from .tenancy import Registration
 
 
 def to_platform_registration(row: Registration) -> PlatformRegistration:
@@ -35,9 +35,3 @@ class DatabaseRegistrations:
         statement = _BY_ISSUER if client_id is None else _BY_ISSUER_AND_CLIENT
         rows = self._session().connection().execute(statement, {"issuer": issuer, "client_id": client_id})
         return [PlatformRegistration(*row) for row in rows]
-
-    def active_deployment_ids(self, registration_id: int) -> set[str]:
-        return set(self._session().scalars(
-            select(Deployment.id_on_platform).where(Deployment.registration_id == registration_id,
-                                                    Deployment.is_active.is_(True))
-        ))

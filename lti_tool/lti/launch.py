@@ -1,9 +1,8 @@
 """Validates an LTI 1.3 launch (id_token + state) and turns it into a typed value.
 
-pylti1p3's MessageLaunch is kept as the API the rest of the LTI layer builds on (AGS, NRPS,
-deep linking), but its validation is replaced step by step to close the library's gaps:
-single-use state and nonce bound to the browser, clock-skew leeway, `aud` lists with `azp`,
-the platform key cache, and one reason code per failure.
+pylti1p3's MessageLaunch validation is replaced to close the library's gaps: single-use state
+and nonce bound to the browser, clock-skew leeway, `aud` lists with `azp`, the platform key
+cache, and one reason code per failure; the library's message validators still run last.
 """
 from __future__ import annotations
 
@@ -15,17 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from jwt.algorithms import RSAAlgorithm
-import requests
 from pylti1p3.exception import LtiException
-from pylti1p3.message_launch import MessageLaunch
 from pylti1p3.message_validators import get_validators
 
 from .errors import LaunchRejected, RejectionReason
 from .login import STATE_KEY, binding_hash, is_own_url, state_cookie_name
 from .platform_keys import PlatformKeys
-from .service_connector import SharedTokenConnector
-from .platforms import PlatformRegistration, RegistrationLookup, to_library_registration
-from .tool_keys import KeyRing
+from .platforms import PlatformRegistration, RegistrationLookup
 from ..db.shared_state import USED
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -88,23 +83,6 @@ class LaunchSettings:
     is_cookie_optional: bool
 
 
-class ToolMessageLaunch(MessageLaunch):
-    """pylti1p3's launch over a plain mapping of the posted form."""
-
-    def __init__(self, form: Mapping[str, str], tool_config, requests_session: requests.Session, store):
-        super().__init__(_FormRequest(form), tool_config, session_service=_NoSession(),
-                         cookie_service=_NoCookies(), requests_session=requests_session)
-        self._form = form
-        self._store = store
-
-    def _get_request_param(self, key: str) -> str:
-        return self._form.get(key, "")
-
-    def get_service_connector(self) -> SharedTokenConnector:
-        assert self._registration is not None, "registration is set once the launch is validated"
-        return SharedTokenConnector(self._registration, self._requests_session, self._store)
-
-
 def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, store,
                     registrations: RegistrationLookup, platform_keys: PlatformKeys,
                     settings: LaunchSettings) -> ValidatedLaunch:
@@ -136,16 +114,6 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, stor
         raise LaunchRejected(RejectionReason.STATE_REPLAYED, "this launch was already used (replay)",
                              claims=claims)
     return launch
-
-
-def message_launch_for(launch: ValidatedLaunch, form: Mapping[str, str], *, tool_config, tool_keys: KeyRing,
-                       http: requests.Session, store) -> ToolMessageLaunch:
-    """pylti1p3's launch object for a validated launch, for its AGS, NRPS and deep-linking services."""
-    message_launch = ToolMessageLaunch(form, tool_config, http, store)
-    message_launch.set_jwt({"body": dict(launch.claims)})  # type: ignore[arg-type]
-    message_launch._registration = to_library_registration(launch.registration, tool_keys)
-    message_launch._validated = True
-    return message_launch
 
 
 def _run_library_validators(claims: dict) -> None:
@@ -338,27 +306,3 @@ def _typed_launch(claims: dict, registration: PlatformRegistration, settings: La
         target_link_uri=target_link_uri,
         claims=claims,
     )
-
-
-class _FormRequest:
-    def __init__(self, form: Mapping[str, str]):
-        self._form = form
-        self.session: dict = {}
-
-    def get_param(self, key: str) -> str:
-        return self._form.get(key, "")
-
-    def is_secure(self) -> bool:
-        return True
-
-
-class _NoSession:
-    """State lives in the shared store, not in pylti1p3's session service."""
-
-    def set_data_storage(self, *_args) -> None:
-        pass
-
-
-class _NoCookies:
-    def get_cookie(self, _name: str) -> None:
-        return None

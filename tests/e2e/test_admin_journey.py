@@ -10,7 +10,7 @@ from lti_tool.db.session import get_session
 from lti_tool.services.platforms import NewPlatform, add_platform
 from lti_tool.services.programme_file import parse_programme_file
 from lti_tool.services.programmes import import_programme, load_programme
-from tests.e2e.test_demo_journey import ARTEFACTS, browser  # noqa: F401  (the session's Chromium)
+from tests.support.browser import ARTEFACTS
 from tests.support.admin import PASSWORD, add_operator
 from tests.support.lms import DemoLms
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo_journey import ARTEFACTS, browser  # noqa: F401  (the shared Chromium fixture)
+from tests.support.browser import ARTEFACTS
 from tests.support.certificates import ANNA, ANNA_NAME, certification_of, issue, pdf_text, seed
 from tests.support.lms import DemoLms
 

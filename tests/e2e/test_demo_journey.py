@@ -1,42 +1,11 @@
 """A person tries the tool from the demo platform in a real browser (Debian's Chromium)."""
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+from tests.support.browser import ARTEFACTS
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("LTI_TOOL_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-# Other journeys import this fixture, which makes one session fixture per module; Playwright's sync
-# API allows one instance per thread, so they all share one Chromium, closed by the last to finish.
-_SHARED: dict = {"users": 0}
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium not found at {CHROMIUM}: .ci/run installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    if not _SHARED["users"]:
-        _SHARED["playwright"] = playwright_api.sync_playwright().start()
-        _SHARED["browser"] = _SHARED["playwright"].chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
-    _SHARED["users"] += 1
-    yield _SHARED["browser"]
-    _SHARED["users"] -= 1
-    if not _SHARED["users"]:
-        _SHARED["browser"].close()
-        _SHARED["playwright"].stop()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from lti_tool.db.demo_lms import DemoLineItem
-from tests.e2e.test_demo_journey import ARTEFACTS, browser  # noqa: F401  (the session's Chromium)
+from tests.support.browser import ARTEFACTS
 from tests.support.fake_lms import FakeLms
 
 pytestmark = pytest.mark.browser

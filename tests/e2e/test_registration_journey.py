@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.e2e.test_demo_journey import ARTEFACTS, browser, playwright_api  # noqa: F401  (the session's Chromium)
+from tests.support.browser import ARTEFACTS, playwright_api
 from tests.support.registration_platforms import ADMINISTRATOR, LEARNER, FakeCanvas, FakeMoodle
 
 pytestmark = pytest.mark.browser

@@ -11,7 +11,6 @@ import time
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlparse
 
-import jwt
 import pytest
 
 from lti_tool import create_app

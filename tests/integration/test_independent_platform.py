@@ -14,9 +14,9 @@ import requests
 from sqlalchemy import select
 
 from lti_tool.db.session import get_session
-from lti_tool.db.tenancy import LaunchLog, LmsUser
+from lti_tool.db.tenancy import LmsUser
 from tests.support.independent_platform import LIS, IndependentPlatform, User
-from tests.support.lms import form_fields
+from tests.support.lms import form_fields, launch_log
 
 ISSUER = "https://independent-platform.example"
 CLIENT_ID = "independent-client-42"
@@ -56,13 +56,6 @@ def login(live_tool, platform: IndependentPlatform, session: requests.Session, u
 def auth_query(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
 
-
-def launch_log(app) -> list[LaunchLog]:
-    with app.app_context():
-        session = get_session()
-        entries = list(session.scalars(select(LaunchLog).order_by(LaunchLog.id)))
-        session.expunge_all()
-        return entries
 
 
 def tamper(id_token: str, **changes) -> str:

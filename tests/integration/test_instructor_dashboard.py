@@ -6,7 +6,6 @@ import io
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +19,7 @@ from lti_tool.services.course_links import link_course
 from lti_tool.services.programme_file import parse_programme_file
 from lti_tool.services.programmes import import_programme
 from lti_tool.services.results import enrol, recompute_cohort_statuses, record_result
-from tests.support.lms import DemoLms
+from tests.support.lms import DemoLms, launch_id
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fei-programme.toml"
 NOW = datetime.now(timezone.utc) - timedelta(days=1)
@@ -30,9 +29,6 @@ NOW = datetime.now(timezone.utc) - timedelta(days=1)
 def lms(live_tool) -> DemoLms:
     return DemoLms(live_tool)
 
-
-def launch_id(response) -> str:
-    return parse_qs(urlparse(response.url).query)["launch"][0]
 
 
 def linked_course_with_learners(lms: DemoLms) -> dict[str, int]:

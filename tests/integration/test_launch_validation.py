@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import time
 
-import jwt
 import pytest
 from sqlalchemy import select
 
 from lti_tool.db.session import get_session
-from lti_tool.db.tenancy import Deployment, LaunchLog, LmsUser, Membership
-from tests.support.lms import DROP, DemoLms, other_private_key
+from lti_tool.db.tenancy import Deployment, LmsUser, Membership
+from tests.support.lms import DROP, DemoLms, launch_log, other_private_key
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
@@ -19,13 +18,6 @@ LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 def lms(live_tool) -> DemoLms:
     return DemoLms(live_tool)
 
-
-def launch_log(app) -> list[LaunchLog]:
-    with app.app_context():
-        session = get_session()
-        entries = list(session.scalars(select(LaunchLog).order_by(LaunchLog.id)))
-        session.expunge_all()
-        return entries
 
 
 def now() -> int:

@@ -1,7 +1,6 @@
 """Access tokens from the platform: cached per issuer + client_id + scopes, with a User-Agent."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 import pytest
 

@@ -114,3 +114,21 @@ def other_private_key() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode()
+
+
+def launch_id(response: requests.Response) -> str:
+    """The launch id a landing page (or any page it links to) carries in its URL."""
+    return parse_qs(urlparse(response.url).query)["launch"][0]
+
+
+def launch_log(app) -> list:
+    """Every launch-log entry, oldest first, detached from the session so tests can read them."""
+    from sqlalchemy import select
+
+    from lti_tool.db.tenancy import LaunchLog
+
+    with app.app_context():
+        session = get_session()
+        entries = list(session.scalars(select(LaunchLog).order_by(LaunchLog.id)))
+        session.expunge_all()
+        return entries

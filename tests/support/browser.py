@@ -1,0 +1,12 @@
+"""Where the browser journeys find Debian's Chromium and keep their screenshots."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = os.environ.get("LTI_TOOL_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
