@@ -45,6 +45,7 @@ from ..lti.nrps import Member, NrpsClient
 from ..lti.platforms import PlatformRegistration, service_connector
 from ..lti.service_client import ACCESS_TOKEN, RetryPolicy, ServiceClient
 from ..lti.tool_keys import KeyRing
+from .certificates import CredentialIssuer, issue_due_certificates
 from .course_links import FULL_PROGRAMME, programme_module_keys
 from .grade_sync import read_grades
 from .outbox import queue_certification_scores
@@ -79,6 +80,8 @@ class SyncEnvironment:
     certification_label: str = "Certification"
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Set, a run that changed results issues the certificates they now support (no one has to press a button).
+    issuer: CredentialIssuer | None = None
 
 
 @dataclass(frozen=True)
@@ -108,11 +111,11 @@ def sync_course(env: SyncEnvironment, context_id: int, *, trigger: str = "cli",
         log.info("course %s: a sync is already running; skipped", context_id)
         return SyncOutcome(context_id, None, "skipped", {})
     tally = _Tally()
-    state, error, registration_id = "failed", None, None
+    state, error, registration_id, cohort_id = "failed", None, None, None
     session = env.sessionmaker()
     try:
         course = _load_course(session, context_id)
-        registration_id = course.registration.id
+        registration_id, cohort_id = course.registration.id, course.cohort_id
         http = env.http_factory()
         try:
             _sync(env, session, course, learner, tally, now, http)
@@ -130,7 +133,9 @@ def sync_course(env: SyncEnvironment, context_id: int, *, trigger: str = "cli",
         log.error("course %s: sync failed\n%s", context_id, traceback.format_exc())
     finally:
         session.close()
-        _finish_run(env, run_id, registration_id, state, tally, error)
+    if state == "succeeded" and tally.counts["statuses_recomputed"]:
+        _issue_due_certificates(env, registration_id, cohort_id, now, tally)
+    _finish_run(env, run_id, registration_id, state, tally, error)
     log.info("course %s: sync %s %s%s", context_id, state, dict(tally.counts), f" ({error})" if error else "")
     return SyncOutcome(context_id, run_id, state, dict(tally.counts), error)
 
@@ -140,6 +145,28 @@ def sync_courses(env: SyncEnvironment, context_ids: Iterable[int], *, parallelis
     """Many courses, at most `parallelism` at a time (each run has its own session and HTTP session)."""
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="sync") as pool:
         return list(pool.map(lambda context_id: sync_course(env, context_id, trigger=trigger), context_ids))
+
+
+def _issue_due_certificates(env: SyncEnvironment, registration_id: int, cohort_id: int, now: datetime,
+                            tally: "_Tally") -> None:
+    """In its own transaction after the grades are committed: a failure here never loses a grade."""
+    if env.issuer is None:
+        return
+    session = env.sessionmaker()
+    try:
+        outcome = issue_due_certificates(session, registration_id, cohort_id, now, env.issuer)
+        session.commit()
+        tally.counts["certificates_issued"] += len(outcome.issued)
+    except IntegrityError:
+        # Someone issued the same certificates at this moment (an administrator's button, another run).
+        session.rollback()
+        log.info("cohort %s: certificates issued by someone else meanwhile", cohort_id)
+    except Exception:  # noqa: BLE001 - the run's grades stand; the next run or the button tries again
+        session.rollback()
+        tally.counts["certificates_failed"] += 1
+        log.error("cohort %s: issuing certificates failed\n%s", cohort_id, traceback.format_exc())
+    finally:
+        session.close()
 
 
 def linked_context_ids(session: Session) -> list[int]:
@@ -628,4 +655,4 @@ def environment_for(app, *, comments: Callable[[list[tuple[str, list]]], list[st
         sessionmaker=sessionmaker, tool_keys=svc.tool_keys, store=store,
         http_factory=http_factory or (lambda: TimeoutSession(svc.settings.HTTP_TIMEOUT)), comments=comments,
         certification_label=certification_label, clock=clock or (lambda: datetime.now(timezone.utc)),
-        retry=retry or RetryPolicy())
+        retry=retry or RetryPolicy(), issuer=CredentialIssuer.from_settings(svc.settings, svc.tool_keys))

@@ -1,6 +1,7 @@
 """The learner's own page, reached from a real launch: their modules, their exam, what is left."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,7 @@ from lti_tool.db.session import get_session
 from lti_tool.db.tenancy import LmsUser
 from lti_tool.domain.enrolment import EnrolmentKind
 from lti_tool.domain.results import ExamAttempt, ModuleResult, Score
+from lti_tool.services.certificates import CredentialIssuer, issue_due_certificates
 from lti_tool.services.programme_file import parse_programme_file
 from lti_tool.services.programmes import import_programme
 from lti_tool.services.results import enrol, recompute_cohort_statuses, record_result
@@ -38,7 +40,8 @@ def seed(lms: DemoLms, sub: str, *, module_only: bool, modules_done: int, exam: 
         enrolment = enrol(session, registration_id=lms.registration_id, cohort_id=cohort.id, lms_user_id=user.id,
                           kind=EnrolmentKind.MODULE_ONLY if module_only else EnrolmentKind.FULL_PROGRAMME,
                           module_keys=frozenset({"m01"}) if module_only else frozenset(), now=NOW)
-        keys = [f"m{i:02}" for i in range(1, 13) if i != 3][:modules_done]
+        every = [f"m{i:02}" for i in range(1, 13)]
+        keys = every if modules_done == 12 else [key for key in every if key != "m03"][:modules_done]
         for key in keys:
             record_result(session, enrolment.id, ModuleResult(module_key=key, score=Score(Decimal(1), Decimal(1)),
                                                               graded_at=NOW, source=f"li:{key}"), NOW)
@@ -82,3 +85,49 @@ def test_learner_without_enrolment_is_told_so(lms):
     browser, landing = lms.launch_as("demo-learner-1")
     html = browser.get(lms.tool.url(f"/learner?launch={launch_id(landing)}&lang=en")).text
     assert "not enrolled in the programme yet" in html
+
+
+def issue_certificates(lms: DemoLms) -> None:
+    with lms.app.app_context():
+        session = get_session()
+        cohort = session.scalar(select(CohortRecord).where(CohortRecord.registration_id == lms.registration_id))
+        issuer = CredentialIssuer.from_settings(lms.app.config["LTI_SETTINGS"], lms.app.extensions["lti_services"].tool_keys)
+        issue_due_certificates(session, lms.registration_id, cohort.id, datetime.now(timezone.utc), issuer)
+        session.commit()
+
+
+def test_a_certified_learner_finds_their_certificate_on_their_page(lms):
+    browser, _ = lms.launch_as("demo-learner-1")
+    seed(lms, "demo-learner-1", module_only=False, modules_done=12, exam="75")
+    browser, landing = lms.launch_as("demo-learner-1", browser)
+    url = lms.tool.url(f"/learner?launch={launch_id(landing)}&lang=en")
+    before = browser.get(url).text
+    assert "You are certified." in before and 'data-section="certificate-pending"' in before
+
+    issue_certificates(lms)
+    html = browser.get(url).text
+
+    kinds = re.findall(r'data-kind="(\w+)"', html)
+    assert kinds.count("certification") == 1 and kinds.count("module") == 12
+    pdf = re.search(r'href="([^"]+/pdf[^"]*lang=sv)"', html).group(1).replace("&amp;", "&")
+    download = browser.get(lms.tool.url(pdf))
+    assert download.status_code == 200 and download.content.startswith(b"%PDF")
+
+
+def test_a_module_only_learner_finds_their_intyg_and_no_certification(lms):
+    browser, _ = lms.launch_as("demo-learner-2")
+    seed(lms, "demo-learner-2", module_only=True, modules_done=1, exam=None)
+    issue_certificates(lms)
+    browser, landing = lms.launch_as("demo-learner-2", browser)
+    html = browser.get(lms.tool.url(f"/learner?launch={launch_id(landing)}&lang=en")).text
+    assert re.findall(r'data-kind="(\w+)"', html) == ["module"]
+    assert "Certificate of completion" in html and "upgrade to the whole programme" in html
+
+
+def test_a_learner_never_sees_another_learners_certificate(lms):
+    browser, _ = lms.launch_as("demo-learner-1")
+    seed(lms, "demo-learner-1", module_only=False, modules_done=12, exam="75")
+    issue_certificates(lms)
+    other, landing = lms.launch_as("demo-learner-2")
+    html = other.get(lms.tool.url(f"/learner?launch={launch_id(landing)}&lang=en")).text
+    assert "data-kind=" not in html and "not enrolled in the programme yet" in html

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from lti_tool.db.certificates import CertificateRecord
 from lti_tool.db.course_sync import LineItemRecord, RosterMemberRecord, ScoreOutboxRecord, SyncRunRecord
 from lti_tool.db.programmes import CertificationStatusRecord, EnrolmentRecord, ResultEventRecord
 from lti_tool.db.service_health import ServiceHealth
@@ -323,20 +324,35 @@ def test_a_learner_sync_reads_only_that_learners_results(lms):
 
 
 def test_a_lowered_grade_after_a_certificate_was_issued_flags_it_for_review(lms):
-    from lti_tool.services.certificates import CredentialIssuer, issue_due_certificates
-
     course = lms.course("course-1", "moodle")
     lms.add_learner(course, "anna", name="Anna Andersson")
     columns = full_gradebook(lms, course)
     grade_everything(lms, columns, "anna")
-    lms.sync(course)
-    with lms.session() as session:
-        issuer = CredentialIssuer.from_settings(lms.app.config["LTI_SETTINGS"],
-                                                lms.app.extensions["lti_services"].tool_keys)
-        assert len(issue_due_certificates(session, lms.registration_id, lms.cohort_id, lms.clock(), issuer).issued) > 0
+    assert lms.sync(course).counts["certificates_issued"] == 13  # the certificate and 12 intyg
     lms.grade(columns["m03"], "anna", "2", "10", at=lms.clock.advance(days=1))  # a teacher's override
     lms.sync(course)
     with lms.session() as session:
         status = session.scalar(select(CertificationStatusRecord))
     assert status.needs_admin_review is True
     assert "issued_certificate_unsupported" in [reason["code"] for reason in status.reasons]
+
+
+def test_a_sync_that_certifies_a_learner_issues_their_certificates_once(lms):
+    course = lms.course("course-1", "canvas")
+    lms.add_learner(course, "anna", name="Anna Andersson")
+    lms.add_learner(course, "erik", name="Erik Eriksson")
+    columns = full_gradebook(lms, course)
+    grade_everything(lms, columns, "anna")
+    lms.grade(columns["m01"], "erik", "10", "10")
+
+    first = lms.sync(course)
+
+    with lms.session() as session:
+        held = session.execute(select(LmsUser.id_on_platform, CertificateRecord.kind, CertificateRecord.module_key)
+                               .join(LmsUser, LmsUser.id == CertificateRecord.lms_user_id)).all()
+    assert sorted(held) == sorted([("anna", "certification", "")] + [("anna", "module", key) for key in MODULES]
+                                  + [("erik", "module", "m01")])
+    assert first.counts["certificates_issued"] == 14
+    lms.clock.advance(hours=1)
+    second = lms.sync(course)
+    assert "certificates_issued" not in second.counts and count(lms, CertificateRecord) == 14
