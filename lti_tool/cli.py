@@ -92,6 +92,10 @@ def _describe(registration) -> dict:
         "client_id": registration.client_id, "is_active": registration.is_active,
         "auth_login_url": registration.auth_login_url, "auth_token_url": registration.auth_token_url,
         "key_set_url": registration.key_set_url, "auth_audience": registration.auth_audience,
+        "created_at": registration.created_at.isoformat() if registration.created_at else None,
+        "registered_via": registration.registered_via, "product_family_code": registration.product_family_code,
+        "granted_scopes": registration.granted_scopes,
+        "is_first_deployment_preapproved": registration.is_first_deployment_preapproved,
         "deployments": [{"id_on_platform": d.id_on_platform, "is_active": d.is_active}
                         for d in registration.deployments],
     }

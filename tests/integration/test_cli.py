@@ -153,11 +153,14 @@ def test_platform_show_prints_the_registration_as_json(runner):
     result = runner.invoke(args=["platform", "show", str(registration_id)])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
+    assert datetime.fromisoformat(shown.pop("created_at")).tzinfo is not None
     assert shown == {
         "id": registration_id, "name": "moodle.school.example", "issuer": ISSUER,
         "client_id": "moodle-client-1", "is_active": True,
         "auth_login_url": f"{ISSUER}/mod/lti/auth.php", "auth_token_url": f"{ISSUER}/mod/lti/token.php",
         "key_set_url": f"{ISSUER}/mod/lti/certs.php", "auth_audience": f"{ISSUER}/token-aud",
+        "registered_via": "cli", "product_family_code": None, "granted_scopes": None,
+        "is_first_deployment_preapproved": False,
         "deployments": [{"id_on_platform": "1", "is_active": True}, {"id_on_platform": "9", "is_active": True}],
     }
 
