@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db, extensions
 from .config import Settings
+from .web.cookie_session import CookieSessionInterface
 
 csrf = CSRFProtect()
 
@@ -19,6 +20,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
     app = Flask(__name__, template_folder="web/templates", instance_relative_config=False)
     app.config.update(settings.flask_config())
+    app.session_interface = CookieSessionInterface()
     if settings.TRUST_PROXY:
         # Behind one TLS-terminating proxy: trust its X-Forwarded-For/Proto/Host/Port.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]

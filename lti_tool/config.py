@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "LTI_TOOL_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,8 @@ class Settings:
     PLATFORM_JWKS_TTL: int = 3600
     HTTP_TIMEOUT: float = 10.0
     DEFAULT_LOCALE: str = "sv"
+    # The time zone pages show times in (stored times are UTC): the participants are in Sweden.
+    TIMEZONE: str = "Europe/Stockholm"
     # Seconds after which an instructor's page starts a new grade and roster sync of the course (0: never).
     SYNC_MAX_AGE: int = 900
     # Who issues the certificates: printed on them and named in the signed credentials.
@@ -79,6 +82,11 @@ class Settings:
             raise ConfigError(f"{PREFIX}BASE_URL must be an http(s) URL")
         if not self.ISSUER_NAME.strip():
             raise ConfigError(f"{PREFIX}ISSUER_NAME must name who issues the certificates")
+        try:
+            ZoneInfo(self.TIMEZONE)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"{PREFIX}TIMEZONE must be an IANA time zone such as Europe/Stockholm, "
+                              f"got {self.TIMEZONE!r}") from exc
         if not self.is_production:
             return
         if self.SECRET_KEY in WEAK_SECRETS or len(self.SECRET_KEY) < MIN_SECRET_LENGTH:
@@ -102,6 +110,7 @@ class Settings:
             "SESSION_COOKIE_HTTPONLY": True,
             "WTF_CSRF_TIME_LIMIT": None,
             "BABEL_DEFAULT_LOCALE": self.DEFAULT_LOCALE,
+            "BABEL_DEFAULT_TIMEZONE": self.TIMEZONE,
             "LTI_SETTINGS": self,
         }
 

@@ -12,6 +12,7 @@ from .db import get_session
 from .db.queries import DatabaseRegistrations
 from .db.shared_state import DatabaseStore, RedisStore
 from .lti.http import TimeoutSession
+from .lti.login import LoginStateSigner
 from .lti.platform_keys import PlatformKeys
 from .lti.tool_keys import KeyRing
 
@@ -24,18 +25,19 @@ class Services:
     http: TimeoutSession
     store: object
     registrations: DatabaseRegistrations
+    login_states: LoginStateSigner
 
 
 def init_app(app: Flask) -> None:
     settings: Settings = app.config["LTI_SETTINGS"]
     http = TimeoutSession(settings.HTTP_TIMEOUT)
     tool_keys = KeyRing(settings.KEYS_DIR, grace=timedelta(days=settings.KEY_GRACE_DAYS))
-    registrations = DatabaseRegistrations(get_session)
+    registrations = DatabaseRegistrations(get_session, engine=app.extensions["db_engine"])
     store = RedisStore(settings.REDIS_URL) if settings.REDIS_URL else DatabaseStore(get_session)
     app.extensions["lti_services"] = Services(
         settings=settings, tool_keys=tool_keys,
         platform_keys=PlatformKeys(http, ttl_seconds=settings.PLATFORM_JWKS_TTL),
-        http=http, store=store, registrations=registrations,
+        http=http, store=store, registrations=registrations, login_states=LoginStateSigner(tool_keys),
     )
 
 

@@ -1,6 +1,7 @@
 """Short-lived state shared by every worker and instance: in the database, or in Redis."""
 from __future__ import annotations
 
+import hashlib
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Protocol
@@ -9,6 +10,7 @@ from sqlalchemy import Connection, Integer, String, bindparam, cast, delete, ins
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from .prepared import Prepared
 from .tenancy import SharedState
 
 # A marker that replaces a value taken once, so a second use can be told from an unknown key.
@@ -39,24 +41,52 @@ class SharedStore(Protocol):
         """
         ...
 
+    def note_single_use(self, key: str, value: str, ttl_seconds: int) -> None:
+        """A single-use value was issued under `key`; it travels signed, so storing it is optional.
+
+        Redis keeps it (one cheap SET, readable while it lives); the database writes nothing:
+        `spend` inserts the marker. Either way the key's first `spend` wins.
+        """
+        ...
+
+    def spend(self, key: str, keep_marker_seconds: int) -> bool | None:
+        """Mark a single-use key used, atomically: True for the first spender, False afterwards
+        (the marker lasts keep_marker_seconds); None when the store was told to keep the value
+        and no longer has it (Redis: expired or evicted), which callers refuse like an unknown key.
+        """
+        ...
+
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
 _TABLE = SharedState.__table__
-_SELECT = select(_TABLE.c.value).where(_TABLE.c.key == bindparam("k"), _TABLE.c.expires_at > bindparam("now"))
+_SELECT = Prepared(select(_TABLE.c.value).where(_TABLE.c.key == bindparam("k"), _TABLE.c.expires_at > bindparam("now")))
 _SWAP = (update(_TABLE).where(_TABLE.c.key == bindparam("k"), _TABLE.c.value == bindparam("old"))
          .values(value=USED, expires_at=bindparam("until")))
-_INSERT = insert(_TABLE).values(key=bindparam("k"), value=bindparam("v"), expires_at=bindparam("until"))
+_INSERT = Prepared(insert(_TABLE).values(key=bindparam("k"), value=bindparam("v"), expires_at=bindparam("until")))
 _DELETE = delete(_TABLE).where(_TABLE.c.key == bindparam("k"))
 _PURGE = delete(_TABLE).where(_TABLE.c.expires_at < bindparam("now"))
+_KEY_LENGTH = _TABLE.c.key.type.length
+# An insert that leaves an existing row alone: rowcount 1 for the first spender only.
+_SPEND = Prepared({name: dialect.insert(_TABLE).values(key=bindparam("k"), value=USED, expires_at=bindparam("until"))
+                   .on_conflict_do_nothing(index_elements=["key"])
+                   for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))})
+
+
+def _column_key(key: str) -> str:
+    """A key that fits the column: a long one (a signed login state) becomes its readable head + its hash."""
+    if len(key) <= _KEY_LENGTH:
+        return key
+    return key[:_KEY_LENGTH - 65] + "#" + hashlib.sha256(key.encode()).hexdigest()
 
 
 class DatabaseStore:
     """Rows in `shared_state`, written in the request's transaction (committed with it).
 
-    Statements are built once and run on the session's connection: this is on every launch.
+    Statements are built once and run on the session's connection: this is on every launch
+    (the hot ones prepared, see db/prepared.py).
     """
 
     def __init__(self, session: Callable[[], Session], clock: Callable[[], datetime] = _utcnow):
@@ -68,25 +98,32 @@ class DatabaseStore:
 
     def put(self, key: str, value: str, ttl_seconds: int) -> None:
         connection = self._connection()
-        connection.execute(_DELETE, {"k": key})
-        self._insert(connection, key, value, ttl_seconds)
+        connection.execute(_DELETE, {"k": _column_key(key)})
+        self._insert(connection, _INSERT, {"k": _column_key(key), "v": value}, ttl_seconds)
 
     def add(self, key: str, value: str, ttl_seconds: int) -> None:
-        self._insert(self._connection(), key, value, ttl_seconds)
+        self._insert(self._connection(), _INSERT, {"k": _column_key(key), "v": value}, ttl_seconds)
 
-    def _insert(self, connection: Connection, key: str, value: str, ttl_seconds: int) -> None:
+    def _insert(self, connection: Connection, statement, values: dict, ttl_seconds: int):
         now = self._clock()
         if random.randrange(PURGE_ONE_IN) == 0:
             connection.execute(_PURGE, {"now": now})
-        connection.execute(_INSERT, {"k": key, "v": value, "until": now + timedelta(seconds=ttl_seconds)})
+        return statement.execute(connection, {**values, "until": now + timedelta(seconds=ttl_seconds)})
 
     def get(self, key: str) -> str | None:
-        return self._connection().execute(_SELECT, {"k": key, "now": self._clock()}).scalar()
+        return _SELECT.execute(self._connection(), {"k": _column_key(key), "now": self._clock()}).scalar()
+
+    def note_single_use(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Nothing: a row per login would cost a write (and a write lock) on every login."""
+
+    def spend(self, key: str, keep_marker_seconds: int) -> bool | None:
+        # Of two concurrent spenders the second waits for the first's row, then inserts nothing.
+        return self._insert(self._connection(), _SPEND, {"k": _column_key(key)}, keep_marker_seconds).rowcount == 1
 
     def incr(self, key: str, ttl_seconds: int) -> int:
         connection = self._connection()
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(_TABLE).values(key=key, value="1",
+        statement = dialect.insert(_TABLE).values(key=_column_key(key), value="1",
                                                   expires_at=self._clock() + timedelta(seconds=ttl_seconds))
         statement = statement.on_conflict_do_update(
             index_elements=["key"],
@@ -99,7 +136,7 @@ class DatabaseStore:
             return value
         # Compare-and-swap: of two concurrent takers only one changes the row.
         result = self._connection().execute(_SWAP, {
-            "k": key, "old": value, "until": self._clock() + timedelta(seconds=keep_marker_seconds)})
+            "k": _column_key(key), "old": value, "until": self._clock() + timedelta(seconds=keep_marker_seconds)})
         return value if result.rowcount == 1 else USED
 
 
@@ -129,6 +166,14 @@ class RedisStore:
 
     def take(self, key: str, keep_marker_seconds: int, expected: str | None = None) -> str | None:
         return self._redis.set(self._prefix + key, USED, ex=keep_marker_seconds, xx=True, get=True)
+
+    def note_single_use(self, key: str, value: str, ttl_seconds: int) -> None:
+        self.put(key, value, ttl_seconds)
+
+    def spend(self, key: str, keep_marker_seconds: int) -> bool | None:
+        # Only a noted key can be spent: one that expired or was evicted is refused, never accepted again.
+        previous = self.take(key, keep_marker_seconds)
+        return None if previous is None else previous != USED
 
 
 class OwnTransactionStore:
@@ -163,6 +208,12 @@ class OwnTransactionStore:
 
     def take(self, key: str, keep_marker_seconds: int, expected: str | None = None) -> str | None:
         return self._run("take", key, keep_marker_seconds, expected)
+
+    def note_single_use(self, key: str, value: str, ttl_seconds: int) -> None:
+        pass  # as DatabaseStore: nothing to write
+
+    def spend(self, key: str, keep_marker_seconds: int) -> bool | None:
+        return self._run("spend", key, keep_marker_seconds)
 
 
 class RememberingStore:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pylti1p3.exception import LtiException
 from pylti1p3.message_validators import get_validators
 
 from .errors import LaunchRejected, RejectionReason
-from .login import STATE_KEY, binding_hash, is_own_url, state_cookie_name
+from .login import STATE_KEY, LoginState, LoginStateSigner, binding_hash, is_own_url, state_cookie_name
 from .platform_keys import PlatformKeys
 from .platforms import PlatformRegistration, RegistrationLookup
 from ..db.shared_state import USED
@@ -81,9 +82,15 @@ class LaunchSettings:
     # Over plain http on loopback (a developer's Moodle) browsers drop cross-site cookies and
     # there is no platform storage: the unguessable, single-use state is then the only binding.
     is_cookie_optional: bool
+    login_state_ttl: int = 600  # seconds from the login to its launch (LOGIN_STATE_TTL)
+
+    @property
+    def used_marker_seconds(self) -> int:
+        # A spent state's marker outlives the state itself, so its replay is always told apart.
+        return max(USED_MARKER_SECONDS, self.login_state_ttl + self.leeway_seconds)
 
 
-def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, store,
+def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, store, signer: LoginStateSigner,
                     registrations: RegistrationLookup, platform_keys: PlatformKeys,
                     settings: LaunchSettings) -> ValidatedLaunch:
     """Check everything, then spend the login's state: a launch is accepted once, or not at all.
@@ -100,18 +107,22 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, stor
         raise LaunchRejected(RejectionReason.STATE_MISSING, "the launch has no state", claims=unverified)
 
     key = STATE_KEY + state
-    raw_login = store.get(key)
-    login = _check_login_state(raw_login, form, cookies, state, settings, unverified)
+    login = _check_login_state(signer.verify(state), form, cookies, state, settings, unverified,
+                               was_spent=lambda: store.get(key) == USED)
     registration = _expected_registration(login, registrations, unverified)
     _check_audience(unverified, registration.client_id)
     claims = _verify_signature(id_token, header, registration, platform_keys, settings, unverified)
-    if claims.get("nonce") != login["nonce"]:
+    if claims.get("nonce") != login.nonce:
         raise LaunchRejected(RejectionReason.NONCE_MISMATCH, "the nonce is not the one this login issued",
                              claims=claims)
     launch = _typed_launch(claims, registration, settings)
     _run_library_validators(claims)
-    if store.take(key, USED_MARKER_SECONDS, expected=raw_login) == USED:
+    spent = store.spend(key, settings.used_marker_seconds)
+    if spent is False:
         raise LaunchRejected(RejectionReason.STATE_REPLAYED, "this launch was already used (replay)",
+                             claims=claims)
+    if spent is None:
+        raise LaunchRejected(RejectionReason.STATE_UNKNOWN, "the shared store no longer knows this login",
                              claims=claims)
     return launch
 
@@ -152,32 +163,47 @@ def _decode_unverified(id_token: str) -> tuple[dict, dict]:
     return header, body
 
 
-def _check_login_state(raw: str | None, form: Mapping[str, str], cookies: Mapping[str, str], state: str,
-                       settings: LaunchSettings, unverified: dict) -> dict:
-    if raw is None:
+def _check_login_state(login: LoginState | None, form: Mapping[str, str], cookies: Mapping[str, str], state: str,
+                       settings: LaunchSettings, unverified: dict, was_spent) -> LoginState:
+    """The signed login, if it is ours, alive and this browser's.
+
+    `was_spent()` reads the shared store, on these refusals only: a state used before is
+    refused as a replay, whatever else is wrong with the request.
+    """
+    def refuse(reason: RejectionReason, detail: str) -> LaunchRejected:
+        if was_spent():
+            reason, detail = RejectionReason.STATE_REPLAYED, "this launch was already used (replay)"
+        return LaunchRejected(reason, detail, claims=unverified)
+
+    def refuse_cookieless() -> Exception:
+        if was_spent():
+            return LaunchRejected(RejectionReason.STATE_REPLAYED, "this launch was already used (replay)",
+                                  claims=unverified)
+        return CookieNotReturned(state, login.storage_target, login.login_params)
+
+    if login is None:
         raise LaunchRejected(RejectionReason.STATE_UNKNOWN,
-                             "no login started this launch (unknown or expired state)", claims=unverified)
-    if raw == USED:
-        raise LaunchRejected(RejectionReason.STATE_REPLAYED, "this launch was already used (replay)",
-                             claims=unverified)
-    login = json.loads(raw)
+                             "no login started this launch (unknown or altered state)", claims=unverified)
+    age = time.time() - login.issued_at
+    if not -settings.login_state_ttl <= age <= settings.login_state_ttl:
+        raise refuse(RejectionReason.STATE_UNKNOWN, f"the login state expired ({int(age)} s old)")
     browser_token = cookies.get(state_cookie_name(state)) or form.get("lti_storage_token")
     if browser_token is None:
         if not settings.is_cookie_optional:
-            raise CookieNotReturned(state, login.get("storage_target"), login.get("login_params", {}))
-    elif binding_hash(browser_token) != login["binding"]:
-        raise LaunchRejected(RejectionReason.STATE_MISMATCH,
-                             "the state does not belong to this browser", claims=unverified)
+            raise refuse_cookieless()
+    elif not hmac.compare_digest(binding_hash(browser_token), login.binding):
+        raise refuse(RejectionReason.STATE_MISMATCH, "the state does not belong to this browser")
     return login
 
 
-def _expected_registration(login: dict, registrations: RegistrationLookup, unverified: dict) -> PlatformRegistration:
-    if unverified.get("iss") != login["iss"]:
+def _expected_registration(login: LoginState, registrations: RegistrationLookup,
+                           unverified: dict) -> PlatformRegistration:
+    if unverified.get("iss") != login.issuer:
         raise LaunchRejected(RejectionReason.ISSUER_MISMATCH,
                              f"iss {unverified.get('iss')!r} is not the platform that started the login "
-                             f"({login['iss']})", claims=unverified)
-    found = [r for r in registrations.registrations_for(login["iss"], login["client_id"])
-             if r.id == login["registration_id"]]
+                             f"({login.issuer})", claims=unverified)
+    found = [r for r in registrations.registrations_for(login.issuer, login.client_id)
+             if r.id == login.registration_id]
     if not found:
         raise LaunchRejected(RejectionReason.REGISTRATION_UNKNOWN, "the registration was removed during the login",
                              claims=unverified)

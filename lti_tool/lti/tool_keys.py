@@ -57,6 +57,7 @@ class KeyRing:
         self._lock = threading.Lock()
         self._loaded_mtime: float | None = None
         self._keys: list[ToolKey] = []
+        self._manifest = os.fspath(self.folder / MANIFEST)  # stat()ed on every call of keys(): no Path each time
 
     @property
     def manifest_path(self) -> Path:
@@ -65,7 +66,7 @@ class KeyRing:
     def keys(self) -> list[ToolKey]:
         """All keys, oldest first."""
         try:
-            mtime = self.manifest_path.stat().st_mtime_ns
+            mtime = os.stat(self._manifest).st_mtime_ns
         except FileNotFoundError:
             return []
         if mtime != self._loaded_mtime:

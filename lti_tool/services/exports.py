@@ -49,13 +49,15 @@ def export_rows(session: Session, registration_id: int, query: DashboardQuery, c
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _inert(cell: str) -> str:
-    """A name like "=HYPERLINK(…)" must stay text when a spreadsheet opens the CSV."""
+def _inert(cell: str | int | Decimal) -> str:
+    """A name like "=HYPERLINK(…)" must stay text when a spreadsheet opens the CSV; numbers are written as they are."""
+    if not isinstance(cell, str):
+        return f"{cell:f}" if isinstance(cell, Decimal) else str(cell)
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
-def csv_stream(columns: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
-    """CSV text in chunks, with a BOM so Excel opens å, ä and ö correctly."""
+def csv_stream(columns: list[str], rows: Iterable[list[str | int | Decimal]]) -> Iterator[str]:
+    """CSV text in chunks, with a BOM so Excel opens å, ä and ö correctly. Cells are text, int or Decimal."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
@@ -69,8 +71,8 @@ def csv_stream(columns: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def xlsx_bytes(columns: list[str], rows: Iterable[list[str]], sheet_name: str = "Cohort") -> bytes:
-    """An XLSX workbook; XlsxWriter's constant-memory mode writes rows out as it goes."""
+def xlsx_bytes(columns: list[str], rows: Iterable[list[str | int | Decimal]], sheet_name: str = "Cohort") -> bytes:
+    """An XLSX workbook; XlsxWriter's constant-memory mode writes rows out as it goes (numbers as numbers)."""
     output = io.BytesIO()
     workbook = xlsxwriter.Workbook(output, {"constant_memory": True, "in_memory": False,
                                             "strings_to_formulas": False, "strings_to_urls": False})

@@ -4,16 +4,19 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import and_, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
+from ..db.course_sync import CourseLinkRecord
 from ..db.tenancy import Context, Deployment, LaunchLog, LmsUser, Membership, Registration, ResourceLink
+from ..db.prepared import Prepared
 from ..db.upsert import upsert
 from ..lti.errors import LaunchRejected
 from ..lti.launch import AGS_CLAIM, CLAIM, DL_CLAIM, NRPS_CLAIM, ValidatedLaunch
+from ..lti.origins import launch_origins
 from ..lti.roles import primary_audience
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,8 @@ class LaunchSession:
     resource_link_id: str | None
     platform_issuer: str
     services: dict
+    # The LMS's origins, allowed to frame the pages of this launch (CSP frame-ancestors).
+    frame_origins: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         # vars(), not asdict(): asdict deep-copies the claims, on every launch.
@@ -55,17 +60,38 @@ class LaunchSession:
 class LaunchOutcome:
     session: LaunchSession | None
     deployment_id: int
+    is_course_linked: bool = False  # the launch's course serves a cohort (read with the rest, for after_launch)
 
     @property
     def is_waiting_for_admin(self) -> bool:
         return self.session is None
 
 
-_DEPLOYMENT = select(Deployment.id, Deployment.is_active).where(
-    Deployment.registration_id == bindparam("registration_id"), Deployment.id_on_platform == bindparam("id_on_platform"))
+# What the tool already knows of a launch's deployment, user, course, link and membership, in one read:
+# an unchanged relaunch (the usual one) then writes none of those rows.
+_KNOWN = Prepared(
+    select(Deployment.id, Deployment.is_active,
+           LmsUser.id, LmsUser.name, LmsUser.given_name, LmsUser.family_name, LmsUser.email,
+           Context.id, Context.title, Context.label, ResourceLink.id, ResourceLink.title,
+           Membership.id, Membership.roles, CourseLinkRecord.id)
+    .select_from(Deployment)
+    .outerjoin(LmsUser, and_(LmsUser.registration_id == Deployment.registration_id,
+                             LmsUser.id_on_platform == bindparam("sub")))
+    .outerjoin(Context, and_(Context.deployment_id == Deployment.id,
+                             Context.id_on_platform == bindparam("context")))
+    .outerjoin(ResourceLink, and_(ResourceLink.context_id == Context.id,
+                                  ResourceLink.id_on_platform == bindparam("resource_link")))
+    .outerjoin(Membership, and_(Membership.context_id == Context.id, Membership.lms_user_id == LmsUser.id))
+    .outerjoin(CourseLinkRecord, CourseLinkRecord.context_id == Context.id)
+    .where(Deployment.registration_id == bindparam("registration_id"),
+           Deployment.id_on_platform == bindparam("deployment"))
+)
+_NOTHING_KNOWN = (None,) * 15
 
 
-_LOG = insert(LaunchLog.__table__)
+_LOG = Prepared(insert(LaunchLog.__table__).values({name: bindparam(name) for name in (
+    "at", "is_accepted", "reason_code", "reason_detail", "issuer", "client_id", "deployment_id_on_platform", "sub",
+    "message_type", "registration_id", "deployment_id", "context_id", "lms_user_id")}))
 # Spends a Dynamic Registration's pre-approval, good only while the registration has no deployment
 # at all; of two first launches racing, only one wins it.
 _TAKE_PREAPPROVAL = (update(Registration.__table__)
@@ -75,13 +101,19 @@ _TAKE_PREAPPROVAL = (update(Registration.__table__)
                      .values(is_first_deployment_preapproved=False))
 
 
-def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetime) -> LaunchOutcome:
-    """Remember who launched from where, with which roles; one statement per fact (every launch runs this)."""
+def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetime,
+                  request_origin: str | None = None) -> LaunchOutcome:
+    """Remember who launched from where, with which roles; one statement per fact (every launch runs this).
+
+    `request_origin` is the launch POST's `Origin` header: the LMS's page that posted it.
+    """
     registration = launch.registration
     connection = session.connection()
-    found = connection.execute(_DEPLOYMENT, {"registration_id": registration.id,
-                                             "id_on_platform": launch.deployment_id}).first()
-    if found is None:
+    context = launch.context
+    known = _KNOWN.execute(connection, {
+        "registration_id": registration.id, "deployment": launch.deployment_id, "sub": launch.sub,
+        "context": context.id_on_platform if context else None, "resource_link": launch.resource_link_id}).first()
+    if known is None:
         # A known platform installed the tool somewhere new: an administrator approves it first,
         # unless it is the first one after a Dynamic Registration that named none (Canvas): the
         # administrator who registered the tool has just installed it.
@@ -95,18 +127,21 @@ def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetim
         else:
             log.warning("new deployment %s of %s (%s) waits for approval", launch.deployment_id,
                         registration.issuer, registration.client_id)
+        known = _NOTHING_KNOWN
     else:
-        deployment_id, is_active = found
-    user_id = upsert(connection, LmsUser.__table__, {
-        "registration_id": registration.id, "id_on_platform": launch.sub, "name": launch.name,
-        "given_name": launch.given_name, "family_name": launch.family_name, "email": launch.email,
-        "updated_at": now}, conflict=("registration_id", "id_on_platform"),
-        # Privacy settings may withhold names; never overwrite what we know with nothing.
-        keep_when_missing=("name", "given_name", "family_name", "email"))
+        deployment_id, is_active = known[0], known[1]
+    user = {"name": launch.name, "given_name": launch.given_name, "family_name": launch.family_name,
+            "email": launch.email}
+    user_id = known[2]
+    # Privacy settings may withhold names; never overwrite what we know with nothing.
+    if user_id is None or _differs(known[3:7], user.values()):
+        user_id = upsert(connection, LmsUser.__table__, {
+            "registration_id": registration.id, "id_on_platform": launch.sub, **user, "updated_at": now},
+            conflict=("registration_id", "id_on_platform"), keep_when_missing=tuple(user))
     context_id = None
-    if is_active and launch.context is not None:
-        context_id = _record_context(connection, deployment_id, user_id, launch, now)
-    connection.execute(_LOG, {
+    if is_active and context is not None:
+        context_id = _record_context(connection, deployment_id, user_id, launch, known, now)
+    _LOG.execute(connection, {
         "at": now, "is_accepted": is_active, "reason_code": None if is_active else "deployment_inactive",
         "reason_detail": None, "issuer": registration.issuer, "client_id": registration.client_id,
         "deployment_id_on_platform": launch.deployment_id, "sub": launch.sub, "message_type": launch.message_type,
@@ -114,6 +149,7 @@ def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetim
         "lms_user_id": user_id})
     if not is_active:
         return LaunchOutcome(None, deployment_id)
+    is_course_linked = context_id is not None and known[14] is not None
 
     audience = primary_audience(launch.roles)
     launch_session = LaunchSession(
@@ -127,27 +163,40 @@ def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetim
         services={key: launch.claims[claim] for key, claim in (
             ("ags", AGS_CLAIM), ("nrps", NRPS_CLAIM), ("deep_linking", DL_CLAIM + "deep_linking_settings"),
             ("custom", CLAIM + "custom"), ("tool_platform", CLAIM + "tool_platform")) if claim in launch.claims},
+        frame_origins=list(launch_origins(registration.issuer, registration.auth_login_url, launch.claims,
+                                          request_origin)),
     )
     store.add(SESSION_KEY + launch_session.launch_id, launch_session.to_json(), SESSION_SECONDS)
     log.info("launch accepted: %s sub=%s deployment=%s context=%s as %s", registration.issuer, launch.sub,
              launch.deployment_id, launch.context.id_on_platform if launch.context else None, audience)
-    return LaunchOutcome(launch_session, deployment_id)
+    return LaunchOutcome(launch_session, deployment_id, is_course_linked)
 
 
-def _record_context(connection, deployment_id: int, user_id: int, launch: ValidatedLaunch, now: datetime) -> int:
-    context_id = upsert(connection, Context.__table__, {
-        "deployment_id": deployment_id, "id_on_platform": launch.context.id_on_platform,
-        "title": launch.context.title, "label": launch.context.label, "updated_at": now},
-        conflict=("deployment_id", "id_on_platform"), keep_when_missing=("title", "label"))
-    if launch.resource_link_id:
+def _record_context(connection, deployment_id: int, user_id: int, launch: ValidatedLaunch, known, now: datetime) -> int:
+    """The course, its link and the user's roles in it; each row written only when new or changed."""
+    context = launch.context
+    context_id = known[7]
+    if context_id is None or _differs(known[8:10], (context.title, context.label)):
+        context_id = upsert(connection, Context.__table__, {
+            "deployment_id": deployment_id, "id_on_platform": context.id_on_platform,
+            "title": context.title, "label": context.label, "updated_at": now},
+            conflict=("deployment_id", "id_on_platform"), keep_when_missing=("title", "label"))
+    if launch.resource_link_id and (known[10] is None or _differs(known[11:12], (launch.resource_link_title,))):
         upsert(connection, ResourceLink.__table__, {
             "context_id": context_id, "id_on_platform": launch.resource_link_id,
             "title": launch.resource_link_title, "updated_at": now},
             conflict=("context_id", "id_on_platform"), keep_when_missing=("title",))
-    upsert(connection, Membership.__table__, {
-        "context_id": context_id, "lms_user_id": user_id, "roles": list(launch.roles), "updated_at": now},
-        conflict=("context_id", "lms_user_id"))
+    roles = list(launch.roles)
+    if known[12] is None or known[13] != roles:
+        upsert(connection, Membership.__table__, {
+            "context_id": context_id, "lms_user_id": user_id, "roles": roles, "updated_at": now},
+            conflict=("context_id", "lms_user_id"))
     return context_id
+
+
+def _differs(stored, new) -> bool:
+    """Whether writing `new` (None: "not sent", which keeps the stored value) would change `stored`."""
+    return any(value is not None and value != old for old, value in zip(stored, new))
 
 
 def record_rejection(session: Session, error: LaunchRejected, now: datetime) -> None:

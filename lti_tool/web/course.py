@@ -29,6 +29,7 @@ from ..services import course_links
 from ..services.course_links import FULL_PROGRAMME, SINGLE_MODULE, CourseLinkError
 from ..services.launches import LaunchSession, load_launch_session
 from ..services.sync import LearnerScope
+from . import csp
 from .i18n import localised
 from .launch_access import requires_launch
 from .sync_jobs import submit_due_jobs, sync_after_request
@@ -215,12 +216,16 @@ def landing_url(launch: LaunchSession) -> str:
     return url_for("home.index", launch=launch.launch_id)
 
 
-def after_launch(launch: LaunchSession) -> None:
-    """A learner's launch in a linked course syncs that learner's grades, after the response."""
+def after_launch(launch: LaunchSession, is_course_linked: bool | None = None) -> None:
+    """A learner's launch in a linked course syncs that learner's grades, after the response.
+
+    `is_course_linked`: when the launch already read it (record_launch does), no query.
+    """
     if launch.context_id is None or launch.audience != Audience.LEARNER.value:
         return
-    session = get_session()
-    if course_links.course_link_of(session, launch.context_id) is None:
+    if is_course_linked is None:
+        is_course_linked = course_links.course_link_of(get_session(), launch.context_id) is not None
+    if not is_course_linked:
         return
     remember_services(launch)
     learner = LearnerScope(launch.lms_user_id, _sub_of(launch), tuple(launch.roles))
@@ -266,6 +271,7 @@ def deep_link():
             return render_template("course/deep_link.html", launch=launch, form=form, choices=choices,
                                    error=_l("The LMS accepts one item at a time here.")), 400
         log.info("deep linking response for course %s: %s", launch.context_id, [c.resource_id for c in chosen])
+        csp.allow_form_posts_to(settings["deep_link_return_url"])
         return render_template("course/deep_link_return.html", action=settings["deep_link_return_url"], jwt=token)
     return render_template("course/deep_link.html", launch=launch, form=form, choices=choices, error=None)
 

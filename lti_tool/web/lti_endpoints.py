@@ -12,10 +12,19 @@ from ..lti.errors import LaunchRejected
 from ..lti.launch import CookieNotReturned, LaunchSettings, validate_launch
 from ..lti.login import LOGIN_PARAMS, begin_login, state_cookie_name
 from ..services.launches import record_launch, record_rejection
+from . import csp
 from .course import after_launch, landing_url
 
 bp = Blueprint("lti", __name__)
 STATE_COOKIE_SECONDS = 600
+
+
+@bp.before_request
+def allow_framing_by_the_posting_lms() -> None:
+    # The LMS's page posting the login or launch frames the answer (the platform-storage page, an
+    # error): for Canvas that is the customer's domain, which no registration names. Trusting the
+    # header is safe: a browser sets it, and these answers hold nothing another site could use.
+    csp.allow_framing_by(request.headers.get("Origin"))
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -43,12 +52,15 @@ def login():
     svc = services()
     params = _login_params()
     try:
-        started = begin_login(params, registrations=svc.registrations, store=svc.store,
-                              base_url=svc.settings.BASE_URL, redirect_uri=absolute_url("lti.launch"),
+        # The login only reads: its lookup runs outside any transaction, and the request opens none.
+        started = begin_login(params, registrations=svc.registrations.outside_transaction(), store=svc.store,
+                              signer=svc.login_states, base_url=svc.settings.BASE_URL,
+                              redirect_uri=absolute_url("lti.launch"),
                               ttl_seconds=svc.settings.LOGIN_STATE_TTL)
     except LaunchRejected as error:
         record_rejection(get_session(), error, _now())
         raise
+    csp.allow_framing_by(params["iss"], started.auth_url)  # registered, if perhaps not in the cached list yet
     if started.storage_target:
         # The platform offers storage: keep the browser token there too, for when cookies are blocked.
         response = render_template("lti/storage_put.html", started=started)
@@ -66,7 +78,7 @@ def launch():
     svc = services()
     session = get_session()
     try:
-        validated = validate_launch(request.form, request.cookies, store=svc.store,
+        validated = validate_launch(request.form, request.cookies, store=svc.store, signer=svc.login_states,
                                     registrations=svc.registrations, platform_keys=svc.platform_keys,
                                     settings=launch_settings())
     except LaunchRejected as error:
@@ -74,13 +86,14 @@ def launch():
         raise
     except CookieNotReturned as missing:
         return _cookie_fallback(missing)
-    outcome = record_launch(session, svc.store, validated, _now())
+    outcome = record_launch(session, svc.store, validated, _now(), request_origin=request.headers.get("Origin"))
     if outcome.is_waiting_for_admin:
         return render_template("lti/waiting.html", issuer=validated.registration.issuer,
                                registration_id=validated.registration.id,
                                deployment_id=validated.deployment_id), 403
     response = redirect(landing_url(outcome.session), code=303)
-    after_launch(outcome.session)  # a learner's launch in a linked course syncs their grades in the background
+    # A learner's launch in a linked course syncs their grades in the background.
+    after_launch(outcome.session, outcome.is_course_linked)
     response.delete_cookie(state_cookie_name(request.form["state"]), path="/lti/")
     return response
 
@@ -88,7 +101,8 @@ def launch():
 def launch_settings() -> LaunchSettings:
     settings = services().settings
     return LaunchSettings(base_url=settings.BASE_URL, leeway_seconds=settings.JWT_LEEWAY,
-                          is_cookie_optional=not settings.BASE_URL.startswith("https://"))
+                          is_cookie_optional=not settings.BASE_URL.startswith("https://"),
+                          login_state_ttl=settings.LOGIN_STATE_TTL)
 
 
 def _cookie_fallback(missing: CookieNotReturned):

@@ -27,7 +27,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..db import get_session
 from ..extensions import services
 from ..lti.canvas_config import canvas_developer_key
-from ..lti.dynamic_registration import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST, RegistrationError
+from ..lti.dynamic_registration import (DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST, PlatformConfiguration,
+                                        RegistrationError)
 from ..lti.dynamic_registration import RegistrationFailure as F
 from ..lti.dynamic_registration import tool_messages
 from ..lti.safe_fetch import FetchPolicy, SafeFetcher
@@ -37,6 +38,7 @@ from ..lti.tool_description import (
 )
 from ..services import registration as registering
 from ..services.platforms import NewPlatform, PlatformError
+from . import csp
 from .admin.access import console_user
 from .lti_endpoints import absolute_url
 from .rate_limit import rate_limited
@@ -169,6 +171,8 @@ def _dr_failed(error: RegistrationError):
 @rate_limited("dynamic-registration", RATE_LIMIT, RATE_WINDOW_SECONDS)
 def dynamic_registration():
     settings = services().settings
+    # The LMS administrator's page that opened this one frames it (an error page too).
+    csp.allow_framing_by(request.args.get("openid_configuration"))
     release_database()  # the rate counter: committed before the tool fetches from the LMS
     try:
         with safe_fetcher() as fetcher:
@@ -181,7 +185,13 @@ def dynamic_registration():
     return _confirm_page(pending, form)
 
 
+def _allow_framing_by_platform(configuration: PlatformConfiguration) -> None:
+    csp.allow_framing_by(configuration.configuration_url, configuration.issuer,
+                         configuration.authorization_endpoint, configuration.registration_endpoint)
+
+
 def _confirm_page(pending: registering.PendingRegistration, form: ConfirmRegistrationForm, status: int = 200):
+    _allow_framing_by_platform(pending.configuration)
     return render_template(
         "registration/confirm.html", pending=pending, form=form, tool=tool_description(),
         platform=pending.configuration, scopes=[(s, SCOPE_TEXT[s]) for s in pending.requested_scopes],
@@ -204,6 +214,7 @@ def complete_dynamic_registration():
         return _confirm_page(pending, form, 400)
     try:
         pending = registering.take_pending_registration(services().store, key)
+        _allow_framing_by_platform(pending.configuration)
         # The token is spent for good, whatever the platform answers; and no lock is held while it does.
         release_database()
         with safe_fetcher() as fetcher:

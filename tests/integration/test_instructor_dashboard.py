@@ -6,6 +6,7 @@ import io
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -85,6 +86,14 @@ def test_participant_history_keeps_the_regrade(lms):
     browser, landing = lms.launch_as("demo-instructor-1")
     html = browser.get(lms.tool.url(f"/instructor/participants/{ids['anna']}?launch={launch_id(landing)}&lang=en")).text
     assert html.count('data-kind="module"') == 4 and html.count('data-regrade="true"') == 1
+
+
+def test_participant_history_shows_swedish_time(lms):
+    ids = linked_course_with_learners(lms)
+    browser, landing = lms.launch_as("demo-instructor-1")
+    html = browser.get(lms.tool.url(f"/instructor/participants/{ids['anna']}?launch={launch_id(landing)}&lang=sv")).text
+    local = NOW.astimezone(ZoneInfo("Europe/Stockholm")).strftime("%Y-%m-%d %H:%M")
+    assert f">{local}</time>" in html and NOW.strftime(" %H:%M</time>") not in html
 
 
 def test_csv_export_downloads_everyone(lms):

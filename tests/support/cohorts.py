@@ -21,11 +21,16 @@ NOW = datetime(2027, 10, 1, 12, 0, tzinfo=timezone.utc)
 KEYS = [f"m{i:02}" for i in range(1, 13)]
 
 
-def build_cohort(session, learners: int, issuer: str = "https://moodle.example") -> tuple[int, int]:
-    """`learners` participants: every third module-only (m01), the rest progressing; one certified per five."""
-    registration_id = add_platform(session, NewPlatform(issuer=issuer, client_id="c", auth_login_url=issuer + "/a",
-                                                        auth_token_url=issuer + "/t", key_set_url=issuer + "/k"),
-                                   NOW).id
+def build_cohort(session, learners: int, issuer: str = "https://moodle.example",
+                 registration_id: int | None = None) -> tuple[int, int]:
+    """`learners` participants: every third module-only (m01), the rest progressing; one certified per five.
+
+    The cohort is the example file's (funded by R10), in a new registration for `issuer` unless one is given.
+    """
+    if registration_id is None:
+        registration_id = add_platform(session, NewPlatform(
+            issuer=issuer, client_id="c", auth_login_url=issuer + "/a", auth_token_url=issuer + "/t",
+            key_set_url=issuer + "/k"), NOW).id
     import_programme(session, registration_id, parse_programme_file(EXAMPLE.read_text("utf-8")), NOW)
     cohort = session.scalar(select(CohortRecord).where(CohortRecord.registration_id == registration_id))
     region = session.scalar(select(RegionRecord).where(RegionRecord.registration_id == registration_id,

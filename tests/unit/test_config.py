@@ -175,3 +175,8 @@ def test_without_trust_proxy_forwarded_headers_are_ignored(tmp_path):
     assert seen["url"] == "http://localhost/_probe"
     assert seen["is_secure"] is False
     assert seen["remote_addr"] == "10.0.0.2"
+
+
+def test_an_unknown_time_zone_is_refused_at_start():
+    with pytest.raises(ConfigError, match="LTI_TOOL_TIMEZONE"):
+        Settings.from_env({"LTI_TOOL_TIMEZONE": "Europe/Atlantis"})

@@ -1,4 +1,4 @@
-"""The admin console's route table; the views live in sign_in, platform_views and programme_views."""
+"""The admin console's route table; the views live in sign_in, platform_views, programme_views and report_views."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
@@ -6,8 +6,10 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
 from ...services.admin import AdminForbidden, AdminNotFound
+from ..money import money_text
 from . import platform_views as platforms
 from . import programme_views as programmes
+from . import report_views as reports
 from . import sign_in
 from .access import console_page
 from .programme_form import percent_text, sek_text
@@ -42,6 +44,14 @@ ROUTES = (
      ("GET", "POST")),
     ("/registrations/<int:registration_id>/programmes/<code>/export", "export_programme",
      programmes.export_programme, ("GET",)),
+    ("/registrations/<int:registration_id>/reports", "reports", reports.reports, ("GET",)),
+    ("/registrations/<int:registration_id>/reports/certification", "certification_report", reports.certification,
+     ("GET",)),
+    ("/registrations/<int:registration_id>/reports/module-only", "module_only_report", reports.module_only,
+     ("GET",)),
+    ("/registrations/<int:registration_id>/reports/fees", "fees_report", reports.fees, ("GET",)),
+    ("/registrations/<int:registration_id>/reports/<any(certification, 'module-only', fees):report>"
+     ".<any(csv, xlsx):format>", "export_report", reports.export, ("GET",)),
 )
 PUBLIC = {"login"}
 
@@ -78,6 +88,7 @@ def utc(value) -> str:
 
 bp.add_app_template_filter(sek_text, "sek")
 bp.add_app_template_filter(percent_text, "percent")
+bp.add_app_template_filter(money_text, "money")
 
 
 @bp.context_processor
