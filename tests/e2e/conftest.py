@@ -22,3 +22,12 @@ def browser():
                   "--disable-sync", "--no-first-run"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_tool):
+    """A fresh page in a browser that prefers Swedish, as the participants' browsers do."""
+    context = browser.new_context(locale="sv-SE")
+    page = context.new_page()
+    yield page
+    context.close()

@@ -11,7 +11,7 @@ import pytest
 
 from lti_tool.db.session import get_session
 from lti_tool.services.platforms import NewPlatform, add_platform
-from tests.support.browser import playwright_api
+from tests.support.browser import launch_from_demo, playwright_api
 from tests.support.fake_lms import FakeLms
 
 pytestmark = pytest.mark.browser
@@ -32,24 +32,10 @@ class Violations(list):
                 if "Content Security Policy" in message.text else None)
 
 
-@pytest.fixture
-def page(browser, live_tool):
-    context = browser.new_context(locale="sv-SE")
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def launch(page, live_tool, user_id: str) -> None:
-    page.goto(live_tool.url("/demo"))
-    page.click(f"button[data-user='{user_id}']")
-    page.wait_for_url("**/home?launch=*")
-
-
 def test_the_browser_refuses_a_script_without_the_nonce(page, live_tool):
     """The check below is real: Chromium enforces the policy and the test hears of each violation."""
     violations = Violations(page)
-    launch(page, live_tool, "demo-learner-1")
+    launch_from_demo(page, live_tool, "demo-learner-1")
     page.evaluate("""() => { const s = document.createElement("script");
                              s.textContent = "document.body.dataset.injected = 'yes'"; document.head.append(s); }""")
     expect(page.locator("body")).not_to_have_attribute("data-injected", "yes")
@@ -64,7 +50,7 @@ def test_the_browser_refuses_a_script_without_the_nonce(page, live_tool):
 ])
 def test_the_demo_launch_pages_break_no_rule_of_the_policy(page, live_tool, user_id, link):
     violations = Violations(page)
-    launch(page, live_tool, user_id)
+    launch_from_demo(page, live_tool, user_id)
     page.click(link)
     page.wait_for_load_state()
     assert "launch=" in page.url
@@ -131,7 +117,7 @@ def test_a_registered_lms_frames_the_tool_and_other_sites_cannot(page, live_tool
             auth_token_url=registered + "/token", key_set_url=registered + "/jwks"), datetime.now(timezone.utc))
         get_session().commit()
     live_tool.app.extensions["csp_registered_origins"].forget()
-    launch(page, live_tool, "demo-learner-1")
+    launch_from_demo(page, live_tool, "demo-learner-1")
     launched = page.url  # a page of the demo platform's launch, not of the registered LMS's
 
     violations = Violations(page)

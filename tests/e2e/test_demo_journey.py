@@ -3,17 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.browser import ARTEFACTS
+from tests.support.browser import ARTEFACTS, launch_from_demo
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page(browser, live_tool):
-    context = browser.new_context(locale="sv-SE")
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.mark.parametrize("user_id,heading", [
@@ -22,9 +14,7 @@ def page(browser, live_tool):
     ("demo-admin-1", "administrator"),
 ])
 def test_launch_from_the_demo_platform(page, live_tool, user_id, heading, request):
-    page.goto(live_tool.url("/demo"))
-    page.click(f"button[data-user='{user_id}']")
-    page.wait_for_url("**/home?launch=*")
+    launch_from_demo(page, live_tool, user_id)
     assert page.locator(f"h1[data-audience='{heading}']").is_visible()
     assert "Näringslivsutvecklare" in page.content()
     ARTEFACTS.mkdir(exist_ok=True)

@@ -17,6 +17,7 @@ from lti_tool.web.sync_jobs import sync_environment
 from tests.support.admin import csrf_token
 from tests.support.accessibility import assert_focus_visible, check_page
 from tests.support.certificates import ANNA, ERIK, import_example, seed
+from tests.support.browser import launch_from_demo
 from tests.support.lms import DemoLms, launch_id
 
 pytestmark = pytest.mark.browser
@@ -47,12 +48,6 @@ def demo_course_synced(lms: DemoLms) -> None:
         course_id = get_session().scalar(select(Context.id).where(Context.id_on_platform == demo_seed.COURSE["id"]))
         outcome = sync_course(sync_environment(lms.app), course_id, trigger="cli")
     assert outcome.state == "succeeded", outcome
-
-
-def launch_from_demo(page, live_tool, user_id: str) -> None:
-    page.goto(live_tool.url("/demo"))
-    page.click(f"button[data-user='{user_id}']")
-    page.wait_for_url("**/home?launch=*")
 
 
 def test_a_learner_sees_each_module_what_is_left_and_switches_to_english(context, live_tool):
