@@ -91,6 +91,7 @@ class CohortDashboard:
     rows: tuple[ParticipantRow, ...]
     page: int
     pages: int
+    regions: tuple[tuple[str, str], ...] = ()  # (key, name) of the platform's regions, for the filter
 
 
 def _cohort(session: Session, registration_id: int, cohort_id: int) -> CohortRecord:
@@ -144,8 +145,11 @@ def cohort_dashboard(session: Session, registration_id: int, query: DashboardQue
         _filtered(select(*_ROW_COLUMNS), registration_id, query, with_state=True)
         .order_by(*ordered).limit(per_page).offset((page - 1) * per_page))]
     _attach_cells(session, rows)
+    regions = tuple((key, name) for key, name in session.execute(
+        select(RegionRecord.key, RegionRecord.name).where(RegionRecord.registration_id == registration_id)
+        .order_by(RegionRecord.name)))
     return CohortDashboard(cohort, _module_columns(session, registration_id, query, cohort), counts, total,
-                           tuple(rows), page, pages)
+                           tuple(rows), page, pages, regions)
 
 
 def _module_columns(session: Session, registration_id: int, query: DashboardQuery,

@@ -164,7 +164,9 @@ def sync_now():
         return redirect(url_for("course.link", launch=launch.launch_id), code=303)
     remember_services(launch)
     sync_after_request(launch.context_id, trigger="manual")
-    return redirect(url_for("home.index", launch=launch.launch_id, notice="sync-started"), code=303)
+    # Back where the button was pressed: the landing page's course panel or the cohort dashboard.
+    back = "instructor.dashboard" if request.form.get("next") == "dashboard" else "home.index"
+    return redirect(url_for(back, launch=launch.launch_id, notice="sync-started"), code=303)
 
 
 @bp.get("/runs")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from lti_tool.db.programmes import CohortRecord
+from lti_tool.db.course_sync import SyncRunRecord
+from lti_tool.db.programmes import CohortRecord, RegionRecord
 from lti_tool.db.session import get_session
 from lti_tool.db.tenancy import Context, LmsUser
 from lti_tool.domain.enrolment import EnrolmentKind
@@ -44,8 +46,11 @@ def linked_course_with_learners(lms: DemoLms) -> dict[str, int]:
         link_course(session, registration_id=lms.registration_id, context_id=context.id, cohort_id=cohort.id,
                     kind="full_programme", module_key=None, linked_by=None, now=NOW)
         users = {u.id_on_platform: u.id for u in session.scalars(select(LmsUser))}
+        regions = {r.key: r.id for r in session.scalars(select(RegionRecord)
+                                                        .where(RegionRecord.registration_id == lms.registration_id))}
         anna = enrol(session, registration_id=lms.registration_id, cohort_id=cohort.id,
-                     lms_user_id=users["demo-learner-1"], kind=EnrolmentKind.FULL_PROGRAMME, now=NOW)
+                     lms_user_id=users["demo-learner-1"], kind=EnrolmentKind.FULL_PROGRAMME,
+                     region_id=regions[sorted(regions)[0]], now=NOW)
         erik = enrol(session, registration_id=lms.registration_id, cohort_id=cohort.id,
                      lms_user_id=users["demo-learner-2"], kind=EnrolmentKind.MODULE_ONLY,
                      module_keys=frozenset({"m01"}), now=NOW)
@@ -79,6 +84,39 @@ def test_filters_and_search(lms):
     assert 'data-user="demo-learner-2"' in html and 'data-user="demo-learner-1"' not in html
     html = browser.get(lms.tool.url(f"/instructor/dashboard?launch={launch_id(landing)}&q=anna")).text
     assert 'data-user="demo-learner-1"' in html and 'data-user="demo-learner-2"' not in html
+
+
+def test_the_region_filter_lists_the_regions_and_narrows_the_matrix(lms):
+    linked_course_with_learners(lms)
+    with lms.app.app_context():
+        first = get_session().execute(select(RegionRecord.key, RegionRecord.name)
+                                      .where(RegionRecord.registration_id == lms.registration_id)
+                                      .order_by(RegionRecord.key)).first()
+    browser, landing = lms.launch_as("demo-instructor-1")
+    url = lms.tool.url(f"/instructor/dashboard?launch={launch_id(landing)}&lang=en")
+    html = browser.get(url).text
+    assert f'<option value="{first.key}" >{first.name}</option>' in html
+    html = browser.get(f"{url}&region={first.key}").text
+    assert 'data-user="demo-learner-1"' in html and 'data-user="demo-learner-2"' not in html
+    assert f'<option value="{first.key}" selected>' in html
+
+
+def test_sync_now_on_the_dashboard_starts_a_sync_and_comes_back(lms):
+    linked_course_with_learners(lms)
+    browser, landing = lms.launch_as("demo-instructor-1")
+    url = lms.tool.url(f"/instructor/dashboard?launch={launch_id(landing)}&lang=en")
+    html = browser.get(url).text
+    assert 'data-last-sync="never"' in html
+    token = re.search(r'data-sync-line>\s*<input type="hidden" name="csrf_token" value="([^"]+)"', html).group(1)
+    action = re.search(r'<form method="post" action="([^"]+)" class="filters" data-sync-line', html).group(1)
+    answer = browser.post(lms.tool.url(action.replace("&amp;", "&")),
+                          data={"csrf_token": token, "next": "dashboard"}, allow_redirects=False)
+    assert answer.status_code == 303 and "/instructor/dashboard?" in answer.headers["Location"]
+    assert "notice=sync-started" in answer.headers["Location"]
+    lms.app.extensions["sync_jobs"].wait(timeout=30)
+    with lms.app.app_context():
+        assert get_session().scalar(select(SyncRunRecord.trigger)) == "manual"
+    assert 'data-last-sync="never"' not in browser.get(url).text
 
 
 def test_participant_history_keeps_the_regrade(lms):
