@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from .config import Settings
-from .db import get_session
+from .db import get_connection
 from .db.queries import DatabaseRegistrations
 from .db.shared_state import DatabaseStore, RedisStore
 from .lti.http import TimeoutSession
@@ -32,8 +32,9 @@ def init_app(app: Flask) -> None:
     settings: Settings = app.config["LTI_SETTINGS"]
     http = TimeoutSession(settings.HTTP_TIMEOUT)
     tool_keys = KeyRing(settings.KEYS_DIR, grace=timedelta(days=settings.KEY_GRACE_DAYS))
-    registrations = DatabaseRegistrations(get_session, engine=app.extensions["db_engine"])
-    store = RedisStore(settings.REDIS_URL) if settings.REDIS_URL else DatabaseStore(get_session)
+    # Both on the request's connection: the launch and the pages run them without an ORM session.
+    registrations = DatabaseRegistrations(get_connection, engine=app.extensions["db_engine"])
+    store = RedisStore(settings.REDIS_URL) if settings.REDIS_URL else DatabaseStore(get_connection)
     app.extensions["lti_services"] = Services(
         settings=settings, tool_keys=tool_keys,
         platform_keys=PlatformKeys(http, ttl_seconds=settings.PLATFORM_JWKS_TTL),

@@ -29,20 +29,24 @@ _BY_ISSUER_AND_CLIENT = Prepared(_BY_ISSUER_SELECT.where(Registration.client_id 
 
 
 class DatabaseRegistrations:
-    """The RegistrationLookup of the LTI layer, over the request's session."""
+    """The RegistrationLookup of the LTI layer, over the request's connection (or a session's)."""
 
-    def __init__(self, session: Callable[[], Session], engine: Engine | None = None):
-        self._session = session
+    def __init__(self, session: Callable[[], Session | Connection], engine: Engine | None = None):
+        self._session = session  # the request's session, or its connection (db.get_connection)
         self._engine = engine
 
     def registrations_for(self, issuer: str, client_id: str | None) -> list[PlatformRegistration]:
         statement = _BY_ISSUER if client_id is None else _BY_ISSUER_AND_CLIENT
-        rows = statement.execute(self._session().connection(), {"issuer": issuer, "client_id": client_id}).all()
+        unit = self._session()
+        connection = unit if isinstance(unit, Connection) else unit.connection()
+        rows = statement.execute(connection, {"issuer": issuer, "client_id": client_id}).all()
         return [PlatformRegistration(*row) for row in rows]
 
     def outside_transaction(self) -> "RegistrationsOutsideTransaction":
         """The same lookup for a request that writes nothing (the login): no session, no transaction."""
-        return RegistrationsOutsideTransaction(self._engine or self._session().get_bind())
+        if self._engine is None:
+            raise RuntimeError("DatabaseRegistrations needs its engine for reads outside a transaction")
+        return RegistrationsOutsideTransaction(self._engine)
 
 
 class RegistrationsOutsideTransaction:

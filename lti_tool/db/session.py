@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -47,31 +47,67 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def commit_session(response):
+        # The session, if the request opened one, controls the request's connection and transaction.
         session: Session | None = g.pop("db_session", None)
-        if session is not None:
+        connection: Connection | None = g.pop("db_connection", None)
+        unit = session if session is not None else connection
+        if unit is not None:
             try:
                 # A handled 4xx (a rejected launch) still commits its log entry and spent state.
                 if g.pop("db_failed", False):
-                    session.rollback()
+                    unit.rollback()
                 else:
-                    session.commit()
+                    unit.commit()
             finally:
-                session.close()
+                if session is not None:
+                    session.close()
+                if connection is not None:
+                    connection.close()
         return response
 
     @app.teardown_appcontext
     def close_session(exc: BaseException | None) -> None:
         session: Session | None = g.pop("db_session", None)
+        connection: Connection | None = g.pop("db_connection", None)
         if session is not None:
             session.rollback()
             session.close()
+        if connection is not None:
+            connection.rollback()
+            connection.close()
 
 
 def get_session() -> Session:
-    """The request's session; lower layers flush, the request boundary commits."""
+    """The request's session; lower layers flush, the request boundary commits.
+
+    When the request already works on its connection (get_connection), the session takes it
+    over, transaction included: one connection, one transaction per request either way.
+    """
     if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessionmaker"]()
+        connection = g.get("db_connection")
+        make = current_app.extensions["db_sessionmaker"]
+        if connection is None:
+            g.db_session = make()
+        else:
+            g.db_session = make(bind=connection, join_transaction_mode="control_fully")
+            g.db_session.connection()  # joined now: its commit() and rollback() are the transaction's
     return g.db_session
+
+
+def get_connection() -> Connection:
+    """The request's connection, in the request's transaction, without an ORM session.
+
+    For the statements of the hot paths (the shared store, the launch): a unit of work costs
+    more than they do. Committed (or rolled back) at the request boundary like the session.
+    """
+    session = g.get("db_session")
+    if session is not None:
+        return session.connection()
+    connection = g.get("db_connection")
+    if connection is None:
+        connection = g.db_connection = current_app.extensions["db_engine"].connect()
+        connection.begin()
+    return connection
 
 
 def get_engine(app: Flask | None = None) -> Engine:

@@ -89,12 +89,13 @@ class DatabaseStore:
     (the hot ones prepared, see db/prepared.py).
     """
 
-    def __init__(self, session: Callable[[], Session], clock: Callable[[], datetime] = _utcnow):
-        self._session = session
+    def __init__(self, session: Callable[[], Session | Connection], clock: Callable[[], datetime] = _utcnow):
+        self._session = session  # the request's session, or its connection (db.get_connection)
         self._clock = clock
 
     def _connection(self) -> Connection:
-        return self._session().connection()
+        unit = self._session()
+        return unit if isinstance(unit, Connection) else unit.connection()
 
     def put(self, key: str, value: str, ttl_seconds: int) -> None:
         connection = self._connection()

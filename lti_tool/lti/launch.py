@@ -12,7 +12,7 @@ import hmac
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple, Protocol
 
 from jwt.algorithms import RSAAlgorithm
 from pylti1p3.exception import LtiException
@@ -21,7 +21,7 @@ from pylti1p3.message_validators import get_validators
 from .errors import LaunchRejected, RejectionReason
 from .login import STATE_KEY, LoginState, LoginStateSigner, binding_hash, is_own_url, state_cookie_name
 from .platform_keys import PlatformKeys
-from .platforms import PlatformRegistration, RegistrationLookup
+from .platforms import PlatformRegistration
 from ..db.shared_state import USED
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -43,6 +43,26 @@ class CookieNotReturned(Exception):
         self.state = state
         self.storage_target = storage_target
         self.login_params = login_params
+
+
+class LaunchNames(NamedTuple):
+    """The platform's identifiers a launch names, as ValidatedLaunch carries them."""
+
+    deployment_id: str | None
+    sub: str | None
+    context_id: str | None
+    resource_link_id: str | None
+
+
+class LaunchLookup(Protocol):
+    """Finds a launch's registration; implemented over the database in lti_tool.services.launches."""
+
+    def registration_for_launch(self, registration_id: int,
+                                names: LaunchNames) -> tuple[PlatformRegistration | None, Any]:
+        """The registration (None when it is gone) and, opaque to this layer, what the tool already
+        knows of the deployment, user and course `names` (read in the same query; the launch's
+        recording uses it when the validated launch names the same)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -69,10 +89,16 @@ class ValidatedLaunch:
     resource_link_title: str | None
     target_link_uri: str
     claims: Mapping[str, Any] = field(repr=False)
+    known: Any = field(default=None, repr=False, compare=False)  # from LaunchLookup, for recording the launch
 
     @property
     def custom(self) -> Mapping[str, str]:
         return self.claims.get(CLAIM + "custom") or {}
+
+    @property
+    def names(self) -> LaunchNames:
+        return LaunchNames(self.deployment_id, self.sub, self.context.id_on_platform if self.context else None,
+                           self.resource_link_id)
 
 
 @dataclass(frozen=True)
@@ -91,7 +117,7 @@ class LaunchSettings:
 
 
 def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, store, signer: LoginStateSigner,
-                    registrations: RegistrationLookup, platform_keys: PlatformKeys,
+                    registrations: LaunchLookup, platform_keys: PlatformKeys,
                     settings: LaunchSettings) -> ValidatedLaunch:
     """Check everything, then spend the login's state: a launch is accepted once, or not at all.
 
@@ -109,13 +135,13 @@ def validate_launch(form: Mapping[str, str], cookies: Mapping[str, str], *, stor
     key = STATE_KEY + state
     login = _check_login_state(signer.verify(state), form, cookies, state, settings, unverified,
                                was_spent=lambda: store.get(key) == USED)
-    registration = _expected_registration(login, registrations, unverified)
+    registration, known = _expected_registration(login, registrations, unverified)
     _check_audience(unverified, registration.client_id)
     claims = _verify_signature(id_token, header, registration, platform_keys, settings, unverified)
     if claims.get("nonce") != login.nonce:
         raise LaunchRejected(RejectionReason.NONCE_MISMATCH, "the nonce is not the one this login issued",
                              claims=claims)
-    launch = _typed_launch(claims, registration, settings)
+    launch = _typed_launch(claims, registration, settings, known)
     _run_library_validators(claims)
     spent = store.spend(key, settings.used_marker_seconds)
     if spent is False:
@@ -196,21 +222,34 @@ def _check_login_state(login: LoginState | None, form: Mapping[str, str], cookie
     return login
 
 
-def _expected_registration(login: LoginState, registrations: RegistrationLookup,
-                           unverified: dict) -> PlatformRegistration:
+def _expected_registration(login: LoginState, registrations: LaunchLookup,
+                           unverified: dict) -> tuple[PlatformRegistration, Any]:
     if unverified.get("iss") != login.issuer:
         raise LaunchRejected(RejectionReason.ISSUER_MISMATCH,
                              f"iss {unverified.get('iss')!r} is not the platform that started the login "
                              f"({login.issuer})", claims=unverified)
-    found = [r for r in registrations.registrations_for(login.issuer, login.client_id)
-             if r.id == login.registration_id]
-    if not found:
+    # Read with what is known of the deployment, user and course the (yet unverified) token names:
+    # one query; the recording of the launch trusts it only if the verified launch names the same.
+    registration, known = registrations.registration_for_launch(login.registration_id, _names(unverified))
+    if registration is None or registration.issuer != login.issuer or (
+            login.client_id is not None and registration.client_id != login.client_id):
         raise LaunchRejected(RejectionReason.REGISTRATION_UNKNOWN, "the registration was removed during the login",
                              claims=unverified)
-    if not found[0].is_active:
+    if not registration.is_active:
         raise LaunchRejected(RejectionReason.REGISTRATION_INACTIVE, "the registration is deactivated",
                              claims=unverified)
-    return found[0]
+    return registration, known
+
+
+def _names(claims: dict) -> LaunchNames:
+    """What _typed_launch will make of the identifiers (None where it would refuse them)."""
+    deployment_id, sub = claims.get(CLAIM + "deployment_id"), claims.get("sub")
+    context, resource_link = claims.get(CLAIM + "context"), claims.get(CLAIM + "resource_link")
+    return LaunchNames(
+        deployment_id if isinstance(deployment_id, str) else None, sub if isinstance(sub, str) else None,
+        str(context["id"]) if isinstance(context, dict) and context.get("id") else None,
+        resource_link.get("id") if isinstance(resource_link, dict) and isinstance(resource_link.get("id"), str)
+        else None)
 
 
 def _check_audience(unverified: dict, client_id: str) -> None:
@@ -284,7 +323,8 @@ def _check_claims(claims: dict, issuer: str, leeway: int, reject) -> None:
         raise reject(RejectionReason.ISSUER_MISMATCH, f"iss {claims['iss']!r} is not {issuer!r}")
 
 
-def _typed_launch(claims: dict, registration: PlatformRegistration, settings: LaunchSettings) -> ValidatedLaunch:
+def _typed_launch(claims: dict, registration: PlatformRegistration, settings: LaunchSettings,
+                  known: Any = None) -> ValidatedLaunch:
     def reject(reason: RejectionReason, detail: str) -> LaunchRejected:
         return LaunchRejected(reason, detail, claims=claims)
 
@@ -331,4 +371,5 @@ def _typed_launch(claims: dict, registration: PlatformRegistration, settings: La
         resource_link_title=resource_link.get("title") if isinstance(resource_link, dict) else None,
         target_link_uri=target_link_uri,
         claims=claims,
+        known=known,
     )

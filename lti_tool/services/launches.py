@@ -6,8 +6,9 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
-from sqlalchemy import and_, bindparam, exists, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..db.course_sync import CourseLinkRecord
@@ -15,7 +16,8 @@ from ..db.tenancy import Context, Deployment, LaunchLog, LmsUser, Membership, Re
 from ..db.prepared import Prepared
 from ..db.upsert import upsert
 from ..lti.errors import LaunchRejected
-from ..lti.launch import AGS_CLAIM, CLAIM, DL_CLAIM, NRPS_CLAIM, ValidatedLaunch
+from ..lti.launch import AGS_CLAIM, CLAIM, DL_CLAIM, NRPS_CLAIM, LaunchNames, ValidatedLaunch
+from ..lti.platforms import PlatformRegistration
 from ..lti.origins import launch_origins
 from ..lti.roles import primary_audience
 
@@ -67,15 +69,22 @@ class LaunchOutcome:
         return self.session is None
 
 
-# What the tool already knows of a launch's deployment, user, course, link and membership, in one read:
-# an unchanged relaunch (the usual one) then writes none of those rows.
-_KNOWN = Prepared(
-    select(Deployment.id, Deployment.is_active,
+# A launch's registration with what the tool already knows of its deployment, user, course, link and
+# membership, in one read (before the signature check: see LaunchLookup); an unchanged relaunch (the
+# usual one) then writes none of those rows. Columns 0-7: the registration; then what record_launch
+# calls `known`: 0-1 the deployment (id, is_active), 2-6 the user, 7-9 the course, 10-11 the resource
+# link, 12-13 the membership (id, roles), 14 the course's link to a cohort.
+_FACTS = Prepared(
+    select(Registration.id, Registration.issuer, Registration.client_id, Registration.auth_login_url,
+           Registration.auth_token_url, Registration.key_set_url, Registration.auth_audience, Registration.is_active,
+           Deployment.id, Deployment.is_active,
            LmsUser.id, LmsUser.name, LmsUser.given_name, LmsUser.family_name, LmsUser.email,
            Context.id, Context.title, Context.label, ResourceLink.id, ResourceLink.title,
            Membership.id, Membership.roles, CourseLinkRecord.id)
-    .select_from(Deployment)
-    .outerjoin(LmsUser, and_(LmsUser.registration_id == Deployment.registration_id,
+    .select_from(Registration)
+    .outerjoin(Deployment, and_(Deployment.registration_id == Registration.id,
+                                Deployment.id_on_platform == bindparam("deployment")))
+    .outerjoin(LmsUser, and_(LmsUser.registration_id == Registration.id,
                              LmsUser.id_on_platform == bindparam("sub")))
     .outerjoin(Context, and_(Context.deployment_id == Deployment.id,
                              Context.id_on_platform == bindparam("context")))
@@ -83,10 +92,30 @@ _KNOWN = Prepared(
                                   ResourceLink.id_on_platform == bindparam("resource_link")))
     .outerjoin(Membership, and_(Membership.context_id == Context.id, Membership.lms_user_id == LmsUser.id))
     .outerjoin(CourseLinkRecord, CourseLinkRecord.context_id == Context.id)
-    .where(Deployment.registration_id == bindparam("registration_id"),
-           Deployment.id_on_platform == bindparam("deployment"))
+    .where(Registration.id == bindparam("registration_id"))
 )
+_REGISTRATION_COLUMNS = 8
 _NOTHING_KNOWN = (None,) * 15
+
+
+def _read_facts(connection: Connection, registration_id: int, names: LaunchNames) -> tuple | None:
+    return _FACTS.execute(connection, {"registration_id": registration_id, "deployment": names.deployment_id,
+                                       "sub": names.sub, "context": names.context_id,
+                                       "resource_link": names.resource_link_id}).first()
+
+
+class LaunchLookup:
+    """The LaunchLookup of the LTI layer: a launch's registration and what is known of what it names."""
+
+    def __init__(self, connection: Callable[[], Connection]):
+        self._connection = connection
+
+    def registration_for_launch(self, registration_id: int,
+                                names: LaunchNames) -> tuple[PlatformRegistration | None, tuple | None]:
+        row = _read_facts(self._connection(), registration_id, names)
+        if row is None:
+            return None, None
+        return PlatformRegistration(*row[:_REGISTRATION_COLUMNS]), (names, row[_REGISTRATION_COLUMNS:])
 
 
 _LOG = Prepared(insert(LaunchLog.__table__).values({name: bindparam(name) for name in (
@@ -101,19 +130,25 @@ _TAKE_PREAPPROVAL = (update(Registration.__table__)
                      .values(is_first_deployment_preapproved=False))
 
 
-def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetime,
+def record_launch(connection: Connection, store, launch: ValidatedLaunch, now: datetime,
                   request_origin: str | None = None) -> LaunchOutcome:
-    """Remember who launched from where, with which roles; one statement per fact (every launch runs this).
+    """Remember who launched from where, with which roles (every launch runs this).
+
+    One read of what is already known, a write only for what is new or changed (a relaunch
+    usually writes none of the user, course, link and membership rows), then the launch log
+    entry and the launch session. On the request's connection: no ORM session on this path.
 
     `request_origin` is the launch POST's `Origin` header: the LMS's page that posted it.
     """
     registration = launch.registration
-    connection = session.connection()
     context = launch.context
-    known = _KNOWN.execute(connection, {
-        "registration_id": registration.id, "deployment": launch.deployment_id, "sub": launch.sub,
-        "context": context.id_on_platform if context else None, "resource_link": launch.resource_link_id}).first()
-    if known is None:
+    names = launch.names
+    if launch.known is not None and launch.known[0] == names:
+        known = launch.known[1]
+    else:  # a launch validated without the lookup's reading, or whose identifiers it could not read
+        row = _read_facts(connection, registration.id, names)
+        known = row[_REGISTRATION_COLUMNS:] if row is not None else _NOTHING_KNOWN
+    if known[0] is None:
         # A known platform installed the tool somewhere new: an administrator approves it first,
         # unless it is the first one after a Dynamic Registration that named none (Canvas): the
         # administrator who registered the tool has just installed it.
@@ -127,7 +162,7 @@ def record_launch(session: Session, store, launch: ValidatedLaunch, now: datetim
         else:
             log.warning("new deployment %s of %s (%s) waits for approval", launch.deployment_id,
                         registration.issuer, registration.client_id)
-        known = _NOTHING_KNOWN
+        known = (deployment_id, is_active, *known[2:7], *_NOTHING_KNOWN[7:])  # the user may be known already
     else:
         deployment_id, is_active = known[0], known[1]
     user = {"name": launch.name, "given_name": launch.given_name, "family_name": launch.family_name,

@@ -6,12 +6,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
 
-from ..db import get_session
+from ..db import get_connection, get_session
 from ..extensions import services
 from ..lti.errors import LaunchRejected
 from ..lti.launch import CookieNotReturned, LaunchSettings, validate_launch
 from ..lti.login import LOGIN_PARAMS, begin_login, state_cookie_name
-from ..services.launches import record_launch, record_rejection
+from ..services.launches import LaunchLookup, record_launch, record_rejection
 from . import csp
 from .course import after_launch, landing_url
 
@@ -76,17 +76,18 @@ def login():
 @bp.route("/lti/launch", methods=["POST"])
 def launch():
     svc = services()
-    session = get_session()
     try:
         validated = validate_launch(request.form, request.cookies, store=svc.store, signer=svc.login_states,
-                                    registrations=svc.registrations, platform_keys=svc.platform_keys,
+                                    registrations=LaunchLookup(get_connection), platform_keys=svc.platform_keys,
                                     settings=launch_settings())
     except LaunchRejected as error:
-        record_rejection(session, error, _now())
+        record_rejection(get_session(), error, _now())
         raise
     except CookieNotReturned as missing:
         return _cookie_fallback(missing)
-    outcome = record_launch(session, svc.store, validated, _now(), request_origin=request.headers.get("Origin"))
+    # On the request's connection: the launch needs no ORM session (a refusal above opens one).
+    outcome = record_launch(get_connection(), svc.store, validated, _now(),
+                            request_origin=request.headers.get("Origin"))
     if outcome.is_waiting_for_admin:
         return render_template("lti/waiting.html", issuer=validated.registration.issuer,
                                registration_id=validated.registration.id,

@@ -17,7 +17,7 @@ from lti_tool.db.tenancy import LmsUser, SharedState
 from lti_tool.demo import seed
 from lti_tool.lti.login import STATE_ID_CHARS, LoginState, binding_hash, state_cookie_name
 from lti_tool.lti.tool_keys import KeyRing
-from lti_tool.services.platforms import NewPlatform, add_platform
+from lti_tool.services.platforms import NewPlatform, add_platform, set_registration_active
 from tests.support.lms import DemoLms, launch_log
 
 TENANT_TABLES = ("lms_user", "context", "resource_link", "membership")
@@ -181,3 +181,14 @@ def test_over_https_a_replay_without_the_state_cookie_is_refused_as_a_replay(liv
         assert replay.status_code == 400 and "state_replayed" in replay.get_data(as_text=True)
     finally:
         app.extensions["db_engine"].dispose()
+
+
+def test_a_registration_switched_off_between_login_and_launch_refuses_the_launch(lms):
+    browser = lms.browser()
+    login = lms.login(browser)
+    with lms.app.app_context():
+        set_registration_active(get_session(), lms.registration_id, False)
+        get_session().commit()
+    response = lms.post_launch(browser, lms.sign(lms.claims(login.nonce)), login.state)
+    assert response.status_code == 403 and "registration_inactive" in response.text
+    assert launch_log(lms.app)[-1].reason_code == "registration_inactive"
