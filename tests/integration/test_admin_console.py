@@ -15,7 +15,7 @@ from lti_tool.db.tenancy import Deployment, LaunchLog, Registration
 from lti_tool.services.admin import cli_actor, record_change
 from lti_tool.services.platforms import NewPlatform, add_platform
 from lti_tool.services.service_health import Service, record_service_call
-from tests.support.admin import Console, add_operator
+from tests.support.admin import Console
 from tests.support.lms import DemoLms, other_private_key
 
 DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
@@ -25,13 +25,6 @@ NOW = datetime.now(timezone.utc)
 @pytest.fixture
 def lms(live_tool):
     return DemoLms(live_tool)
-
-
-@pytest.fixture
-def operator(live_tool) -> Console:
-    console = Console(live_tool)
-    assert console.sign_in(add_operator(live_tool.app)).status_code == 302
-    return console
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from lti_tool.db.programmes import CohortRecord, ProgrammeVersionRecord
 from lti_tool.db.session import get_session
 from lti_tool.services.programme_file import format_programme_file, parse_programme_file
 from lti_tool.services.programmes import export_document, import_programme, load_programme
-from tests.support.admin import Console, add_operator, form_values
+from tests.support.admin import Console, form_values
 from tests.support.lms import DemoLms
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fei-programme.toml"
@@ -28,13 +28,6 @@ def lms(live_tool):
         import_programme(get_session(), lms.registration_id, parse_programme_file(EXAMPLE.read_text("utf-8")), NOW)
         get_session().commit()
     return lms
-
-
-@pytest.fixture
-def operator(live_tool) -> Console:
-    console = Console(live_tool)
-    assert console.sign_in(add_operator(live_tool.app)).status_code == 302
-    return console
 
 
 def edit_path(lms) -> str:

@@ -28,7 +28,7 @@ from lti_tool.services.programmes import import_programme
 from lti_tool.services.reports import (ReportFilter, certification_report, fees_report,
                                        module_only_enrolment_report, report_scope)
 from lti_tool.services.results import enrol, recompute_cohort_statuses, record_result
-from tests.support.admin import Console, add_operator
+from tests.support.admin import Console
 from tests.support.cohorts import EXAMPLE, KEYS, NOW, build_cohort
 from tests.support.lms import DemoLms
 
@@ -98,13 +98,6 @@ def registration_id(live_tool) -> int:
         add_second_cohort(session, registration_id)
         session.commit()
     return registration_id
-
-
-@pytest.fixture
-def operator(live_tool) -> Console:
-    console = Console(live_tool)
-    assert console.sign_in(add_operator(live_tool.app)).status_code == 302
-    return console
 
 
 def page_text(response) -> str:
