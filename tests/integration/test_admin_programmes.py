@@ -55,7 +55,7 @@ def test_the_programme_pages_show_the_configuration_cohorts_regions_and_funders(
     assert 'data-programme="FEI-NLU"' in listing.text and "Certified Business Development Officer" in listing.text
     page = html.unescape(operator.get(f"/admin/registrations/{lms.registration_id}/programmes/FEI-NLU").text)
     assert "<h1>Certified Business Development Officer <span" in page
-    assert "58000 kr" in page and "60 %" in page and "16 weeks" in page
+    assert "SEK\u00a058,000" in page and "60 %" in page and "16 weeks" in page
     assert page.count("data-module=") == 12 and 'data-cohort="2027-ht"' in page
     assert "R10 – tio inlandskommuner" in page and "Västerbottens inland (exempel)" in page
     assert 'data-version="1"' in page

@@ -12,7 +12,7 @@ from . import programme_views as programmes
 from . import report_views as reports
 from . import sign_in
 from .access import console_page
-from .programme_form import percent_text, sek_text
+from .programme_form import percent_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -86,7 +86,6 @@ def utc(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "–"
 
 
-bp.add_app_template_filter(sek_text, "sek")
 bp.add_app_template_filter(percent_text, "percent")
 bp.add_app_template_filter(money_text, "money")
 
