@@ -6,7 +6,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
@@ -69,11 +69,29 @@ class LaunchOutcome:
         return self.session is None
 
 
-# A launch's registration with what the tool already knows of its deployment, user, course, link and
-# membership, in one read (before the signature check: see LaunchLookup); an unchanged relaunch (the
-# usual one) then writes none of those rows. Columns 0-7: the registration; then what record_launch
-# calls `known`: 0-1 the deployment (id, is_active), 2-6 the user, 7-9 the course, 10-11 the resource
-# link, 12-13 the membership (id, roles), 14 the course's link to a cohort.
+class KnownRows(NamedTuple):
+    """What the tool already knows of the rows a launch names (None: not known yet)."""
+
+    deployment_id: int | None
+    deployment_is_active: bool | None
+    user_id: int | None
+    user_name: str | None
+    user_given_name: str | None
+    user_family_name: str | None
+    user_email: str | None
+    context_id: int | None
+    context_title: str | None
+    context_label: str | None
+    resource_link_id: int | None
+    resource_link_title: str | None
+    membership_id: int | None
+    membership_roles: list | None
+    course_link_id: int | None
+
+
+# A launch's registration (the first columns) with the KnownRows of its deployment, user, course,
+# link and membership, in one read (before the signature check: see LaunchLookup); an unchanged
+# relaunch (the usual one) then writes none of those rows.
 _FACTS = Prepared(
     select(Registration.id, Registration.issuer, Registration.client_id, Registration.auth_login_url,
            Registration.auth_token_url, Registration.key_set_url, Registration.auth_audience, Registration.is_active,
@@ -95,7 +113,7 @@ _FACTS = Prepared(
     .where(Registration.id == bindparam("registration_id"))
 )
 _REGISTRATION_COLUMNS = 8
-_NOTHING_KNOWN = (None,) * 15
+_NOTHING_KNOWN = KnownRows(*(None,) * len(KnownRows._fields))
 
 
 def _read_facts(connection: Connection, registration_id: int, names: LaunchNames) -> tuple | None:
@@ -115,7 +133,7 @@ class LaunchLookup:
         row = _read_facts(self._connection(), registration_id, names)
         if row is None:
             return None, None
-        return PlatformRegistration(*row[:_REGISTRATION_COLUMNS]), (names, row[_REGISTRATION_COLUMNS:])
+        return PlatformRegistration(*row[:_REGISTRATION_COLUMNS]), (names, KnownRows(*row[_REGISTRATION_COLUMNS:]))
 
 
 _LOG = Prepared(insert(LaunchLog.__table__).values({name: bindparam(name) for name in (
@@ -147,8 +165,8 @@ def record_launch(connection: Connection, store, launch: ValidatedLaunch, now: d
         known = launch.known[1]
     else:  # a launch validated without the lookup's reading, or whose identifiers it could not read
         row = _read_facts(connection, registration.id, names)
-        known = row[_REGISTRATION_COLUMNS:] if row is not None else _NOTHING_KNOWN
-    if known[0] is None:
+        known = KnownRows(*row[_REGISTRATION_COLUMNS:]) if row is not None else _NOTHING_KNOWN
+    if known.deployment_id is None:
         # A known platform installed the tool somewhere new: an administrator approves it first,
         # unless it is the first one after a Dynamic Registration that named none (Canvas): the
         # administrator who registered the tool has just installed it.
@@ -162,14 +180,16 @@ def record_launch(connection: Connection, store, launch: ValidatedLaunch, now: d
         else:
             log.warning("new deployment %s of %s (%s) waits for approval", launch.deployment_id,
                         registration.issuer, registration.client_id)
-        known = (deployment_id, is_active, *known[2:7], *_NOTHING_KNOWN[7:])  # the user may be known already
+        # The user may be known already; the course rows hang off the deployment, so none of them is.
+        known = known._replace(deployment_id=deployment_id, deployment_is_active=is_active)
     else:
-        deployment_id, is_active = known[0], known[1]
+        deployment_id, is_active = known.deployment_id, known.deployment_is_active
     user = {"name": launch.name, "given_name": launch.given_name, "family_name": launch.family_name,
             "email": launch.email}
-    user_id = known[2]
+    user_id = known.user_id
     # Privacy settings may withhold names; never overwrite what we know with nothing.
-    if user_id is None or _differs(known[3:7], user.values()):
+    stored_user = (known.user_name, known.user_given_name, known.user_family_name, known.user_email)
+    if user_id is None or _differs(stored_user, user.values()):
         user_id = upsert(connection, LmsUser.__table__, {
             "registration_id": registration.id, "id_on_platform": launch.sub, **user, "updated_at": now},
             conflict=("registration_id", "id_on_platform"), keep_when_missing=tuple(user))
@@ -184,7 +204,7 @@ def record_launch(connection: Connection, store, launch: ValidatedLaunch, now: d
         "lms_user_id": user_id})
     if not is_active:
         return LaunchOutcome(None, deployment_id)
-    is_course_linked = context_id is not None and known[14] is not None
+    is_course_linked = context_id is not None and known.course_link_id is not None
 
     audience = primary_audience(launch.roles)
     launch_session = LaunchSession(
@@ -207,22 +227,24 @@ def record_launch(connection: Connection, store, launch: ValidatedLaunch, now: d
     return LaunchOutcome(launch_session, deployment_id, is_course_linked)
 
 
-def _record_context(connection, deployment_id: int, user_id: int, launch: ValidatedLaunch, known, now: datetime) -> int:
+def _record_context(connection, deployment_id: int, user_id: int, launch: ValidatedLaunch, known: KnownRows,
+                    now: datetime) -> int:
     """The course, its link and the user's roles in it; each row written only when new or changed."""
     context = launch.context
-    context_id = known[7]
-    if context_id is None or _differs(known[8:10], (context.title, context.label)):
+    context_id = known.context_id
+    if context_id is None or _differs((known.context_title, known.context_label), (context.title, context.label)):
         context_id = upsert(connection, Context.__table__, {
             "deployment_id": deployment_id, "id_on_platform": context.id_on_platform,
             "title": context.title, "label": context.label, "updated_at": now},
             conflict=("deployment_id", "id_on_platform"), keep_when_missing=("title", "label"))
-    if launch.resource_link_id and (known[10] is None or _differs(known[11:12], (launch.resource_link_title,))):
+    if launch.resource_link_id and (known.resource_link_id is None
+                                    or _differs((known.resource_link_title,), (launch.resource_link_title,))):
         upsert(connection, ResourceLink.__table__, {
             "context_id": context_id, "id_on_platform": launch.resource_link_id,
             "title": launch.resource_link_title, "updated_at": now},
             conflict=("context_id", "id_on_platform"), keep_when_missing=("title",))
     roles = list(launch.roles)
-    if known[12] is None or known[13] != roles:
+    if known.membership_id is None or known.membership_roles != roles:
         upsert(connection, Membership.__table__, {
             "context_id": context_id, "lms_user_id": user_id, "roles": roles, "updated_at": now},
             conflict=("context_id", "lms_user_id"))
